@@ -1,0 +1,1 @@
+"""Code shared by every deployment handler; zipped into each function beside handler.py."""

@@ -1,0 +1,58 @@
+"""Named errors. The class name is the error name Step Functions sees, so ASL Retry and Catch
+rules match on these names; the message becomes the Cause and must tell a person what to do."""
+
+
+class DeploymentError(Exception):
+    """Base of every error a handler raises on purpose."""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+class InvalidInput(DeploymentError):
+    """The event is malformed: a field is missing or has the wrong type."""
+
+
+class ConfigurationError(DeploymentError):
+    """An environment variable the handler needs is missing or invalid (a Terraform wiring bug)."""
+
+
+class ArtifactUnavailable(DeploymentError):
+    """The build artifact cannot be read from S3."""
+
+
+class CodeUpdateFailed(DeploymentError):
+    """Lambda rejected the new code or its update ended in the Failed state."""
+
+
+class DeploymentInProgress(DeploymentError):
+    """Another deployment is active on the CodeDeploy group; the state machine retries later."""
+
+
+class DeploymentFailed(DeploymentError):
+    """CodeDeploy reported the deployment Failed or Stopped."""
+
+
+class DeploymentTimedOut(DeploymentError):
+    """The deployment did not finish before its deadline; the rollback stops it."""
+
+
+class RollbackFailed(DeploymentError):
+    """An environment could not be restored to its previous version."""
+
+
+class Throttled(DeploymentError):
+    """AWS throttled a call; retried by the state machine with backoff."""
+
+
+class AwsRequestFailed(DeploymentError):
+    """An AWS call failed for a reason other than throttling (e.g. AccessDenied)."""
+
+
+class UnexpectedError(DeploymentError):
+    """A bug in the handler: the message names the exception; the log has the traceback."""
+
+
+class InvalidArtifact(DeploymentError):
+    """The artifact is not a usable Lambda deployment package (not a zip, unsafe entries)."""

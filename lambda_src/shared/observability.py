@@ -1,0 +1,73 @@
+"""Logging and tracing for every handler, behind one small module.
+
+Structured JSON logs come from Powertools' Logger. Traces go to X-Ray through Powertools' Tracer,
+which wraps aws-xray-sdk and patches boto3 so every AWS call is a subsegment. The X-Ray SDK is in
+maintenance mode; moving to OpenTelemetry means changing this file only.
+
+`lambda_entry` also turns every failure into a named error (see errors.py): AWS throttling becomes
+Throttled (retried by the state machine), any other AWS error AwsRequestFailed, and a bug
+UnexpectedError, so no handler ever ends in an unnamed exception.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Tracer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.errors import AwsRequestFailed, DeploymentError, Throttled, UnexpectedError
+
+logger = Logger()
+tracer = Tracer(patch_modules=["boto3"])
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+    }
+)
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def named_error(error: Exception) -> DeploymentError:
+    """The named error a handler reports for `error`."""
+    if isinstance(error, DeploymentError):
+        return error
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        message = error.response.get("Error", {}).get("Message", "")
+        operation = getattr(error, "operation_name", "an AWS call")
+        if code in THROTTLING_CODES:
+            return Throttled(f"{operation} was throttled ({code}); retry with backoff")
+        return AwsRequestFailed(f"{operation} failed: {code}: {message}")
+    if isinstance(error, BotoCoreError):
+        return AwsRequestFailed(f"AWS call failed: {error}")
+    return UnexpectedError(f"{type(error).__name__}: {error}")
+
+
+def lambda_entry(handler: Handler) -> Handler:
+    """Wrap a Lambda handler with context logging, tracing and named errors."""
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except Exception as error:  # noqa: BLE001 - every failure leaves as a named error
+            reported = named_error(error)
+            if reported is error:
+                logger.error("handler failed", extra={"error": reported.name, "cause": str(reported)})
+            else:
+                logger.exception("handler failed", extra={"error": reported.name, "cause": str(reported)})
+            # Raised from here without the original traceback so the Cause stays readable.
+            raise reported.with_traceback(None) from None
+
+    traced = tracer.capture_lambda_handler(wrapper, capture_response=False)
+    return logger.inject_lambda_context(traced, log_event=False)  # type: ignore[return-value]
