@@ -62,7 +62,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def restore(target: Target, touched: dict[str, Any]) -> dict[str, Any]:
-    previous, new = str(touched["previous_version"]), str(touched.get("new_version", previous))
+    previous = str(touched["previous_version"])
+    new = str(touched.get("new_version", previous))
     stopped = stop_if_active(touched.get("deployment_id"))
     version, weights = read_alias(target)
     if version == previous and not weights:

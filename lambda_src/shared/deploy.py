@@ -171,11 +171,9 @@ def publish(environment: Environment, release: ArtifactLocation, code_sha256: st
     configuration = client.get_function_configuration(FunctionName=environment.function_name)
     if configuration["CodeSha256"] != code_sha256:
         raise CodeUpdateFailed(f"{environment.function_name} was changed by someone else during the deployment; run the pipeline again")
+    revision = {"RevisionId": configuration["RevisionId"]} if configuration.get("RevisionId") else {}
     published = client.publish_version(
-        FunctionName=environment.function_name,
-        CodeSha256=code_sha256,
-        RevisionId=configuration["RevisionId"],
-        Description=f"commit {commit}"[:256],
+        FunctionName=environment.function_name, CodeSha256=code_sha256, Description=f"commit {commit}"[:256], **revision
     )
     return str(published["Version"])
 

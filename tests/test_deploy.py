@@ -1,0 +1,182 @@
+"""The staging and production handlers against moto: the alias, the AppSpec, the record, the errors."""
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, RELEASE_BUCKET, Platform, app_zip, set_deployment_status
+from conftest import load_handler
+
+from shared import errors
+from shared.artifacts import lambda_code_sha256
+
+EXECUTION = {"arn": "arn:aws:states:us-east-1:123456789012:execution:deploy:run-1", "name": "run-1"}
+
+
+@pytest.fixture
+def platform(aws: None, monkeypatch: pytest.MonkeyPatch) -> Platform:
+    created = Platform().create()
+    created.deploy_environment(monkeypatch, "staging")
+    return created
+
+
+def deploy(platform: Platform, context: Any, code: bytes, commit: str = "c0ffee1", environment: str = "staging") -> dict[str, Any]:
+    event = {"action": "deploy", "commit_id": commit, "artifact": platform.upload_artifact(code), "execution": EXECUTION}
+    return load_handler(environment).handler(event, context)  # type: ignore[no-any-return]
+
+
+def appspec_of(deployment_id: str) -> dict[str, Any]:
+    revision = boto3.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]["revision"]
+    return json.loads(revision["appSpecContent"]["content"])  # type: ignore[no-any-return]
+
+
+def test_deploy_publishes_a_version_and_asks_codedeploy_to_shift_live(platform: Platform, context: Any) -> None:
+    code = app_zip("2")
+    result = deploy(platform, context, code)
+
+    assert result["previous_version"] == "1" and result["new_version"] == "2" and result["no_op"] is False
+    properties = appspec_of(result["deployment_id"])["Resources"][0][FUNCTIONS["staging"]]["Properties"]
+    assert properties == {"Name": FUNCTIONS["staging"], "Alias": ALIAS, "CurrentVersion": "1", "TargetVersion": "2"}
+    published = boto3.client("lambda").get_function(FunctionName=FUNCTIONS["staging"], Qualifier="2")["Configuration"]
+    assert published["CodeSha256"] == lambda_code_sha256(code) == result["code_sha256"]
+    # CodeDeploy moves the alias, not the handler.
+    assert platform.alias("staging")["FunctionVersion"] == "1"
+
+
+def test_deploy_keeps_the_promoted_code_keyed_by_commit(platform: Platform, context: Any) -> None:
+    code = app_zip("2")
+    result = deploy(platform, context, code, commit="abc123")
+
+    stored = boto3.client("s3").get_object(Bucket=RELEASE_BUCKET, Key="staging/abc123.zip")
+    assert stored["Body"].read() == code
+    assert result["release"] == {"bucket": RELEASE_BUCKET, "key": "staging/abc123.zip"}
+
+
+def test_deploy_records_versions_before_and_after(platform: Platform, context: Any) -> None:
+    result = deploy(platform, context, app_zip("2"), commit="abc123")
+
+    record = platform.record("abc123", "run-1")
+    assert record is not None
+    assert record["status"] == "IN_PROGRESS" and record["execution_arn"] == EXECUTION["arn"]
+    assert record["staging"]["previous_version"] == "1" and record["staging"]["new_version"] == "2"
+    assert record["staging"]["deployment_id"] == result["deployment_id"]
+
+
+def test_deploying_the_code_live_already_runs_is_a_no_op(platform: Platform, context: Any) -> None:
+    result = deploy(platform, context, app_zip("1"))
+
+    assert result["no_op"] is True and result["deployment_id"] is None
+    assert result["previous_version"] == result["new_version"] == "1" and result["wait_seconds"] == 0
+    assert boto3.client("codedeploy").list_deployments(applicationName=APPLICATION, deploymentGroupName="staging")["deployments"] == []
+    check = load_handler("staging").handler({"action": "check", "deployment": result}, context)
+    assert check == {"done": True, "status": "NoOp"}
+
+
+def test_wait_time_is_the_canary_interval_of_the_production_group(aws: None, monkeypatch: pytest.MonkeyPatch, context: Any) -> None:
+    platform = Platform().create()
+    platform.deploy_environment(monkeypatch, "production")
+    result = deploy(platform, context, app_zip("2"), environment="production")
+
+    assert result["wait_seconds"] == 300
+    deadline = datetime.strptime(result["deadline"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert timedelta(seconds=880) < deadline - datetime.now(timezone.utc) <= timedelta(seconds=900)
+
+
+@pytest.mark.parametrize(
+    ("routing", "seconds"),
+    [
+        ({"type": "AllAtOnce"}, 0),
+        ({"type": "TimeBasedCanary", "timeBasedCanary": {"canaryPercentage": 10, "canaryInterval": 15}}, 900),
+        ({"type": "TimeBasedLinear", "timeBasedLinear": {"linearPercentage": 10, "linearInterval": 1}}, 540),
+        ({"type": "TimeBasedLinear", "timeBasedLinear": {"linearPercentage": 30, "linearInterval": 2}}, 360),
+    ],
+)
+def test_shift_time_follows_the_deployment_config(routing: dict[str, Any], seconds: int) -> None:
+    from shared.deploy import shift_seconds
+
+    assert shift_seconds(routing) == seconds
+
+
+def test_busy_deployment_group_is_retryable_not_a_failure(platform: Platform, context: Any) -> None:
+    # moto allows any number of active deployments per group; AWS allows one and says so.
+    from shared import aws
+
+    with Stubber(aws.client("codedeploy")) as codedeploy:
+        codedeploy.add_client_error("create_deployment", "DeploymentLimitExceededException", "The deployment group has an active deployment")
+        with pytest.raises(errors.DeploymentInProgress, match="staging already has a deployment in progress"):
+            deploy(platform, context, app_zip("3"))
+
+
+def test_check_reports_progress_then_success(platform: Platform, context: Any) -> None:
+    result = deploy(platform, context, app_zip("2"))
+    check = load_handler("staging").handler
+
+    assert check({"action": "check", "deployment": result}, context) == {"done": False, "status": "Created"}
+    set_deployment_status(result["deployment_id"], "Succeeded")
+    assert check({"action": "check", "deployment": result}, context) == {"done": True, "status": "Succeeded"}
+
+
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_check_raises_when_codedeploy_gives_up(platform: Platform, context: Any, status: str) -> None:
+    result = deploy(platform, context, app_zip("2"))
+    set_deployment_status(result["deployment_id"], status)
+
+    with pytest.raises(errors.DeploymentFailed, match=f"{result['deployment_id']} to staging {status.lower()}"):
+        load_handler("staging").handler({"action": "check", "deployment": result}, context)
+
+
+def test_check_raises_timed_out_past_the_deadline(platform: Platform, context: Any) -> None:
+    result = deploy(platform, context, app_zip("2"))
+    late = result | {"deadline": "2000-01-01T00:00:00Z"}
+
+    with pytest.raises(errors.DeploymentTimedOut, match=f"{result['deployment_id']} to staging is still Created"):
+        load_handler("staging").handler({"action": "check", "deployment": late}, context)
+
+
+def test_alias_on_latest_is_refused_with_a_fix(platform: Platform, context: Any) -> None:
+    boto3.client("lambda").update_alias(FunctionName=FUNCTIONS["staging"], Name=ALIAS, FunctionVersion="$LATEST")
+
+    with pytest.raises(errors.CodeUpdateFailed, match=r"points to \$LATEST"):
+        deploy(platform, context, app_zip("2"))
+
+
+def test_missing_artifact_is_named(platform: Platform, context: Any) -> None:
+    event = {"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "artifacts", "key": "missing.zip"}, "execution": EXECUTION}
+
+    with pytest.raises(errors.ArtifactUnavailable, match="s3://artifacts/missing.zip"):
+        load_handler("staging").handler(event, context)
+    assert platform.alias("staging")["FunctionVersion"] == "1"
+
+
+def test_missing_configuration_names_the_variable(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RELEASE_BUCKET")
+
+    with pytest.raises(errors.ConfigurationError, match="RELEASE_BUCKET"):
+        deploy(platform, context, app_zip("2"))
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (None, "must be a JSON object, got null"),
+        ([], "must be a JSON object, got an array"),
+        ({}, "no 'action'"),
+        ({"action": "destroy"}, "'action' must be 'deploy' or 'check'"),
+        ({"action": 7}, "'action' must be a string"),
+        ({"action": "deploy"}, "no 'commit_id'"),
+        ({"action": "deploy", "commit_id": "a b"}, "is not a commit id"),
+        ({"action": "deploy", "commit_id": "c1", "artifact": "s3://x/y"}, "artifact must be a JSON object"),
+        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "b"}}, "no 'artifact.key'"),
+        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "b", "key": ""}}, "'artifact.key' must not be empty"),
+        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "b", "key": "k"}}, "no 'execution.arn'"),
+        ({"action": "check"}, "no 'deployment'"),
+        ({"action": "check", "deployment": {"deployment_id": "d-1"}}, "no 'deadline'"),
+        ({"action": "check", "deployment": {"deployment_id": "d-1", "deadline": "tomorrow"}}, "is not a UTC timestamp"),
+    ],
+)
+def test_malformed_events_end_in_invalid_input(platform: Platform, context: Any, event: Any, message: str) -> None:
+    with pytest.raises(errors.InvalidInput, match=message):
+        load_handler("staging").handler(event, context)
