@@ -1,0 +1,183 @@
+"""The DeploymentStateMachine's shape: every path ends where the design says it must."""
+
+import inspect
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import errors
+
+ASL_PATH = Path(__file__).resolve().parent.parent / "asl" / "deployment.asl.json"
+DEFINITION: dict[str, Any] = json.loads(ASL_PATH.read_text())
+STATES: dict[str, dict[str, Any]] = DEFINITION["States"]
+FIRST_DEPLOYMENT = "DeployStaging"
+TRANSIENT_LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
+
+
+def successors(name: str) -> Iterator[str]:
+    state = STATES[name]
+    for key in ("Next", "Default"):
+        if key in state:
+            yield state[key]
+    for rule in state.get("Choices", []) + state.get("Catch", []):
+        yield rule["Next"]
+
+
+def failure_successors(name: str) -> Iterator[str]:
+    """Where a state goes when it fails: its Catch targets and a Choice's non-success branches."""
+    state = STATES[name]
+    yield from (rule["Next"] for rule in state.get("Catch", []))
+    if state["Type"] == "Choice" and "Default" in state:
+        yield state["Default"]
+
+
+def reachable(start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(successors(name))
+    return seen
+
+
+def paths_to_fail(start: str) -> Iterator[list[str]]:
+    """Every acyclic path from `start` to a Fail state."""
+
+    def walk(path: list[str]) -> Iterator[list[str]]:
+        name = path[-1]
+        if STATES[name]["Type"] == "Fail":
+            yield path
+            return
+        for successor in successors(name):
+            if successor not in path:
+                yield from walk([*path, successor])
+
+    yield from walk([start])
+
+
+def lambda_tasks() -> list[str]:
+    return [name for name, state in STATES.items() if state["Type"] == "Task" and state["Resource"].startswith("${")]
+
+
+def happy_path() -> list[str]:
+    """States visited when every check passes and deployments succeed at the first check."""
+    path, name = [], DEFINITION["StartAt"]
+    while name:
+        path.append(name)
+        state = STATES[name]
+        if state["Type"] == "Choice":
+            name = state["Choices"][0]["Next"]
+        else:
+            name = state.get("Next")
+    return path
+
+
+def test_every_transition_target_exists_and_every_state_is_reachable() -> None:
+    targets = {target for name in STATES for target in successors(name)}
+    assert targets <= set(STATES), f"missing states: {targets - set(STATES)}"
+    assert reachable(DEFINITION["StartAt"]) == set(STATES)
+
+
+def test_happy_path_runs_the_documented_flow_in_order() -> None:
+    tasks = [name for name in happy_path() if STATES[name]["Type"] == "Task"]
+    assert tasks == [
+        "ValidateCode",
+        "RunTests",
+        "DeployStaging",
+        "CheckStagingDeployment",
+        "RunTestsInStaging",
+        "DeployProduction",
+        "CheckProductionDeployment",
+        "VerifyProduction",
+        "RecordSuccess",
+        "NotifySuccess",
+    ]
+    assert STATES[happy_path()[-1]]["Type"] == "Succeed"
+
+
+def test_every_failure_after_the_first_deployment_rolls_back_before_failing() -> None:
+    after_deployment = reachable(FIRST_DEPLOYMENT) & set(happy_path())
+    for name in after_deployment:
+        for start in failure_successors(name):
+            for path in paths_to_fail(start):
+                assert "Rollback" in path, f"{name} fails through {' -> '.join(path)} without rolling back"
+
+
+def test_failures_before_any_deployment_notify_and_fail_without_rollback() -> None:
+    for name in ("ValidateCode", "CodeValid", "RunTests", "PackageTestsPassed"):
+        for start in failure_successors(name):
+            for path in paths_to_fail(start):
+                assert "Rollback" not in path and "NotifyFailure" in path, " -> ".join(path)
+
+
+def test_each_named_failure_ends_in_the_fail_state_of_that_name() -> None:
+    fail_states = {name: state for name, state in STATES.items() if state["Type"] == "Fail"}
+    for name, state in fail_states.items():
+        assert state["Error"] == name and state["CausePath"] == "$.failure.cause"
+    named = {state["Parameters"]["error"] for state in STATES.values() if state.get("ResultPath") == "$.failure"}
+    assert named == set(fail_states)
+    routes = {rule["StringEquals"]: rule["Next"] for rule in STATES["FailWith"]["Choices"]}
+    assert routes == {name: name for name in fail_states}
+    assert {"ValidationFailed", "TestsFailed", "StagingDeploymentFailed", "StagingTestsFailed", "ProductionDeploymentFailed",
+            "ProductionVerificationFailed", "DeploymentTimedOut", "RollbackFailed"} <= set(fail_states)
+
+
+def test_a_timed_out_deployment_is_rolled_back_and_named() -> None:
+    for environment in ("Staging", "Production"):
+        catches = STATES[f"Check{environment}Deployment"]["Catch"]
+        assert catches[0]["ErrorEquals"] == ["DeploymentTimedOut"]
+        timeout = STATES[catches[0]["Next"]]
+        assert timeout["Parameters"]["error"] == "DeploymentTimedOut" and timeout["Next"] == "Rollback"
+
+
+def test_every_lambda_task_retries_transient_errors_with_backoff_and_catches_the_rest() -> None:
+    for name in lambda_tasks():
+        state = STATES[name]
+        transient = [rule for rule in state["Retry"] if TRANSIENT_LAMBDA_ERRORS <= set(rule["ErrorEquals"])]
+        assert transient and transient[0]["BackoffRate"] > 1 and "Throttled" in transient[0]["ErrorEquals"], name
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_a_busy_deployment_group_is_retried_not_failed() -> None:
+    for name in ("DeployStaging", "DeployProduction"):
+        assert any(rule["ErrorEquals"] == ["DeploymentInProgress"] for rule in STATES[name]["Retry"]), name
+
+
+def test_error_names_in_the_asl_are_raised_by_the_handlers() -> None:
+    handler_errors = {name for name, value in vars(errors).items() if inspect.isclass(value) and issubclass(value, errors.DeploymentError)}
+    used = {error for state in STATES.values() for rule in state.get("Retry", []) + state.get("Catch", []) for error in rule["ErrorEquals"]}
+    custom = {error for error in used if not error.startswith(("States.", "Lambda."))}
+    assert custom and custom <= handler_errors
+
+
+def test_no_step_overwrites_the_input_a_later_state_reads() -> None:
+    for name, state in STATES.items():
+        if state["Type"] in {"Task", "Pass"}:
+            assert "ResultPath" in state and state["ResultPath"] != "$", f"{name} would replace the whole state"
+            assert "OutputPath" not in state, name
+        for rule in state.get("Catch", []):
+            assert rule["ResultPath"] not in {None, "$"}, name
+
+
+def test_every_choice_reads_a_path_an_earlier_state_writes() -> None:
+    written = {state["ResultPath"] for state in STATES.values() if state.get("ResultPath")}
+    for name, state in STATES.items():
+        for rule in state.get("Choices", []):
+            assert any(rule["Variable"].startswith(path + ".") for path in written), f"{name} reads {rule['Variable']}"
+
+
+def test_happy_path_state_transitions_fit_the_budget() -> None:
+    # Each state entered is one transition; polling adds three (wait, check, choice) per extra check.
+    assert len(happy_path()) <= 24
+
+
+@pytest.mark.parametrize("name", sorted(STATES))
+def test_placeholders_stand_inside_strings(name: str) -> None:
+    for match in re.finditer(r"\$\{(\w+)\}", json.dumps(STATES[name])):
+        assert match.group(1).endswith(("_function_arn", "_table_name", "_topic_arn")), match.group(0)
