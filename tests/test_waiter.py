@@ -1,0 +1,557 @@
+"""The waiter: CodePipeline job events in, one Step Functions execution and one job result per call out.
+
+Step Functions is moto's; execution outcomes are set on moto's backend. moto has no
+PutJobSuccessResult/PutJobFailureResult, so the real codepipeline client answers them from a
+`before-call` hook that also records the parameters and checks them against the API's limits.
+"""
+
+import copy
+import json
+import re
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.model import OperationModel, Shape
+from botocore.stub import Stubber
+from conftest import REGION, load_handler
+from moto.stepfunctions.models import stepfunctions_backends
+
+from shared import aws as shared_aws
+from shared.errors import AwsRequestFailed, InvalidInput
+from shared.observability import logger
+
+waiter = load_handler("waiter")
+
+ACCOUNT = "123456789012"
+JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
+NEXT_JOB_ID = "22222222-abcd-2222-abcd-222222abcdef"
+COMMIT = "9fceb02d0ae598e95dc970b74767f19372d61af8"
+PIPELINE = "sls-cd-pipeline"
+PIPELINE_EXECUTION = "3d6f1c4e-0b1a-4c55-9d2e-5f0a8b7c6d5e"
+BUCKET = "my-artifacts"
+KEY = "sls-cd-pipeline/BuildOutpu/AbCdEfG"
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKENvalue0123456789"
+EXECUTION_NAME = f"{COMMIT[:12]}-{JOB_ID}"
+
+
+def job_event(
+    *,
+    job_id: Any = JOB_ID,
+    token: Any = None,
+    user_parameters: Any = None,
+    artifacts: Any = None,
+) -> dict[str, Any]:
+    parameters = {"commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
+    data: dict[str, Any] = {
+        "actionConfiguration": {
+            "configuration": {
+                "FunctionName": "sls-cd-waiter",
+                "UserParameters": json.dumps(parameters) if user_parameters is None else user_parameters,
+            }
+        },
+        "inputArtifacts": (
+            [{"name": "BuildOutput", "revision": None, "location": {"type": "S3", "s3Location": {"bucketName": BUCKET, "objectKey": KEY}}}]
+            if artifacts is None
+            else artifacts
+        ),
+        "outputArtifacts": [],
+        "artifactCredentials": {"accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET_KEY, "sessionToken": SESSION_TOKEN, "expirationTime": 1}
+    }
+    if token is not None:
+        data["continuationToken"] = token
+    return {"CodePipeline.job": {"id": job_id, "accountId": ACCOUNT, "data": data}}
+
+
+def continuation_event(execution_arn: str) -> dict[str, Any]:
+    return job_event(job_id=NEXT_JOB_ID, token=json.dumps({"execution_arn": execution_arn}))
+
+
+class Pipeline:
+    """Answers PutJobSuccessResult/PutJobFailureResult on the real client and records their parameters."""
+
+    OPERATIONS = ("PutJobSuccessResult", "PutJobFailureResult")
+
+    def __init__(self, client: Any) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.rejections: dict[str, str] = {}
+        self.model = client.meta.service_model
+        for operation in self.OPERATIONS:
+            client.meta.events.register(f"before-parameter-build.codepipeline.{operation}", self._record)
+            client.meta.events.register(f"before-call.codepipeline.{operation}", self._answer)
+
+    def _record(self, params: dict[str, Any], model: OperationModel, **_: Any) -> None:
+        self.calls.append((model.name, copy.deepcopy(params)))
+        assert_within_limits(model.input_shape, params, model.name)
+
+    def _answer(self, model: OperationModel, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        code = self.rejections.get(model.name)
+        if code:
+            return AWSResponse("", 400, {}, None), {
+                "Error": {"Code": code, "Message": f"{model.name} rejected"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+        return AWSResponse("", 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def only(self) -> tuple[str, dict[str, Any]]:
+        assert len(self.calls) == 1, self.calls
+        return self.calls[0]
+
+    def failure(self) -> dict[str, Any]:
+        operation, params = self.only()
+        assert operation == "PutJobFailureResult", params
+        assert params["failureDetails"]["type"] == "JobFailed"
+        return params
+
+    def success(self) -> dict[str, Any]:
+        operation, params = self.only()
+        assert operation == "PutJobSuccessResult", params
+        return params
+
+
+def assert_within_limits(shape: Shape, value: Any, where: str) -> None:
+    """The length, range and pattern constraints of the service model, which botocore does not check."""
+    metadata = shape.metadata
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            if name in value:
+                assert_within_limits(member, value[name], f"{where}.{name}")
+    elif shape.type_name == "map":
+        for key, item in value.items():
+            assert_within_limits(shape.key, key, f"{where} key")
+            assert_within_limits(shape.value, item, f"{where}.{key}")
+    elif shape.type_name == "string":
+        assert metadata.get("min", 0) <= len(value) <= metadata.get("max", len(value)), f"{where} has length {len(value)}"
+        if "pattern" in metadata:
+            assert re.fullmatch(metadata["pattern"], value), f"{where}={value!r} does not match {metadata['pattern']}"
+    elif shape.type_name == "integer":
+        assert metadata.get("min", value) <= value <= metadata.get("max", value), f"{where}={value}"
+
+
+@pytest.fixture
+def pipeline(aws: None) -> Pipeline:
+    return Pipeline(shared_aws.client("codepipeline"))
+
+
+@pytest.fixture
+def states(aws: None) -> Any:
+    """The handler's own Step Functions client (one client per service keeps the tests fast)."""
+    return shared_aws.client("stepfunctions")
+
+
+@pytest.fixture
+def state_machine(states: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    arn: str = states.create_state_machine(
+        name="DeploymentStateMachine",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/states",
+    )["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    return arn
+
+
+@pytest.fixture
+def started(state_machine: str, pipeline: Pipeline, context: Any) -> str:
+    """The ARN of an execution started by a first call; the recorded calls are cleared."""
+    waiter.handler(job_event(), context)
+    arn: str = json.loads(pipeline.success()["continuationToken"])["execution_arn"]
+    pipeline.calls.clear()
+    return arn
+
+
+def executions(states: Any, state_machine: str) -> list[dict[str, Any]]:
+    return states.list_executions(stateMachineArn=state_machine)["executions"]  # type: ignore[no-any-return]
+
+
+def finish(execution_arn: str, status: str, **attributes: Any) -> None:
+    execution = stepfunctions_backends[ACCOUNT][REGION].describe_execution(execution_arn)
+    execution.status = status
+    execution.stop_date = datetime.now(timezone.utc)
+    for name, value in attributes.items():
+        setattr(execution, name, value)
+
+
+# --- first call ------------------------------------------------------------------------------
+
+
+def test_first_call_starts_one_execution_and_reports_it_in_progress(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    result = waiter.handler(job_event(), context)
+
+    (execution,) = executions(states, state_machine)
+    assert execution["name"] == EXECUTION_NAME
+    arn = execution["executionArn"]
+    assert json.loads(states.describe_execution(executionArn=arn)["input"]) == {
+        "commit_id": COMMIT,
+        "artifact": {"bucket": BUCKET, "key": KEY, "version_id": None},
+        "pipeline": {"name": PIPELINE, "execution_id": PIPELINE_EXECUTION, "job_id": JOB_ID},
+    }
+    assert pipeline.success() == {
+        "jobId": JOB_ID,
+        "continuationToken": json.dumps({"execution_arn": arn}),
+        "executionDetails": {"summary": f"Deployment {EXECUTION_NAME} started", "externalExecutionId": arn},
+    }
+    assert result == {"job_id": JOB_ID, "result": "started", "execution_arn": arn, "message": f"Deployment {EXECUTION_NAME} started"}
+
+
+def test_repeated_first_call_of_a_job_reuses_its_running_execution(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    first = waiter.handler(job_event(), context)
+    second = waiter.handler(job_event(), context)
+
+    assert len(executions(states, state_machine)) == 1
+    assert first == second
+    assert pipeline.calls[0] == pipeline.calls[1]
+
+
+def test_repeated_first_call_after_the_execution_closed_continues_with_it(
+    states: Any, state_machine: str, started: str, pipeline: Pipeline, context: Any
+) -> None:
+    states.stop_execution(executionArn=started)
+
+    result = waiter.handler(job_event(), context)
+
+    assert len(executions(states, state_machine)) == 1
+    assert result["execution_arn"] == started
+    assert pipeline.success()["continuationToken"] == json.dumps({"execution_arn": started})
+
+
+def test_long_commit_id_is_cut_to_12_characters_in_the_execution_name(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    commit = "a" * 128
+    parameters = {"commit_id": commit, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
+
+    waiter.handler(job_event(user_parameters=json.dumps(parameters)), context)
+
+    (execution,) = executions(states, state_machine)
+    assert execution["name"] == f"{'a' * 12}-{JOB_ID}"
+    assert json.loads(states.describe_execution(executionArn=execution["executionArn"])["input"])["commit_id"] == commit
+
+
+def test_commit_id_characters_outside_the_name_alphabet_become_dashes(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    parameters = {"commit_id": "release/v1.2.3+build", "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
+
+    waiter.handler(job_event(user_parameters=json.dumps(parameters)), context)
+
+    (execution,) = executions(states, state_machine)
+    assert execution["name"] == f"release-v1-2-{JOB_ID}"
+
+
+def test_access_denied_on_start_execution_fails_the_job(state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    with Stubber(shared_aws.client("stepfunctions")) as stub:
+        stub.add_client_error(
+            "start_execution",
+            service_error_code="AccessDeniedException",
+            service_message="User is not authorized to perform: states:StartExecution",
+        )
+        result = waiter.handler(job_event(), context)
+
+    assert pipeline.failure() == {
+        "jobId": JOB_ID,
+        "failureDetails": {
+            "type": "JobFailed",
+            "message": "AwsRequestFailed: StartExecution failed: AccessDeniedException: "
+            "User is not authorized to perform: states:StartExecution",
+        },
+    }
+    assert result["result"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "ConfigurationError: environment variable STATE_MACHINE_ARN is not set on this function"),
+        ("arn:aws:lambda:us-east-1:123456789012:function:x", "ConfigurationError: environment variable STATE_MACHINE_ARN="),
+    ],
+)
+def test_state_machine_arn_missing_or_wrong_fails_the_job(
+    value: str | None, message: str, aws: None, pipeline: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if value is None:
+        monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
+    else:
+        monkeypatch.setenv("STATE_MACHINE_ARN", value)
+
+    waiter.handler(job_event(), context)
+
+    assert pipeline.failure()["failureDetails"]["message"].startswith(message)
+
+
+# --- later calls -----------------------------------------------------------------------------
+
+
+def test_running_execution_keeps_the_job_in_progress_with_the_same_token(started: str, pipeline: Pipeline, context: Any) -> None:
+    event = continuation_event(started)
+
+    result = waiter.handler(event, context)
+
+    params = pipeline.success()
+    assert params["jobId"] == NEXT_JOB_ID
+    assert params["continuationToken"] == event["CodePipeline.job"]["data"]["continuationToken"]
+    assert params["executionDetails"]["externalExecutionId"] == started
+    assert re.fullmatch(rf"Deployment {EXECUTION_NAME} running for \d+m\d\ds", params["executionDetails"]["summary"])
+    assert "outputVariables" not in params
+    assert result["result"] == "running"
+
+
+def test_succeeded_execution_ends_the_job_with_output_variables(started: str, pipeline: Pipeline, context: Any) -> None:
+    output = {"commit_id": COMMIT, "staging": {"new_version": "4", "previous_version": "3"}, "production": {"new_version": 7}}
+    finish(started, "SUCCEEDED", output=json.dumps(output))
+
+    result = waiter.handler(continuation_event(started), context)
+
+    assert pipeline.success() == {
+        "jobId": NEXT_JOB_ID,
+        "executionDetails": {
+            "summary": f"Deployment {EXECUTION_NAME} succeeded: staging version 4, production version 7",
+            "externalExecutionId": started,
+        },
+        "outputVariables": {
+            "ExecutionArn": started,
+            "ExecutionName": EXECUTION_NAME,
+            "StagingVersion": "4",
+            "ProductionVersion": "7",
+        },
+    }
+    assert result["result"] == "succeeded"
+
+
+@pytest.mark.parametrize("output", [None, "not json", json.dumps(["a"]), json.dumps({"staging": "4", "production": {"new_version": True}})])
+def test_succeeded_execution_without_versions_reports_the_execution_only(output: str | None, started: str, pipeline: Pipeline, context: Any) -> None:
+    finish(started, "SUCCEEDED", output=output)
+
+    waiter.handler(continuation_event(started), context)
+
+    params = pipeline.success()
+    assert params["outputVariables"] == {"ExecutionArn": started, "ExecutionName": EXECUTION_NAME}
+    assert params["executionDetails"]["summary"] == f"Deployment {EXECUTION_NAME} succeeded"
+
+
+LAMBDA_CAUSE = json.dumps(
+    {
+        "errorMessage": "deployment d-ABCDEFGHI of sls-cd-production failed: alarm tripped",
+        "errorType": "DeploymentFailed",
+        "requestId": "c0ffee00-0000-0000-0000-000000000000",
+        "stackTrace": ['  File "/var/task/handler.py", line 12, in handler\n'],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "attributes", "expected"),
+    [
+        ("FAILED", {"error": "DeploymentFailed", "cause": LAMBDA_CAUSE}, "DeploymentFailed: deployment d-ABCDEFGHI of sls-cd-production failed: alarm tripped"),
+        ("FAILED", {"error": "TestsFailed", "cause": "2 of 5 staging test cases failed"}, "TestsFailed: 2 of 5 staging test cases failed"),
+        ("FAILED", {"error": "States.Runtime", "cause": json.dumps({"errorMessage": ""})}, 'States.Runtime: {"errorMessage": ""}'),
+        ("FAILED", {}, "ExecutionFailed: the execution failed without a cause"),
+        ("TIMED_OUT", {}, "ExecutionTimedOut: the execution ran past its timeout"),
+        ("TIMED_OUT", {"error": "States.Timeout", "cause": "Execution timed out after 3600 seconds"}, "States.Timeout: Execution timed out after 3600 seconds"),
+    ],
+)
+def test_failed_execution_fails_the_job_with_a_readable_cause(
+    status: str, attributes: dict[str, str], expected: str, started: str, pipeline: Pipeline, context: Any
+) -> None:
+    finish(started, status, **attributes)
+
+    result = waiter.handler(continuation_event(started), context)
+
+    assert pipeline.failure() == {
+        "jobId": NEXT_JOB_ID,
+        "failureDetails": {"type": "JobFailed", "message": f"{expected} (execution {started})", "externalExecutionId": started},
+    }
+    assert result == {"job_id": NEXT_JOB_ID, "result": "failed", "execution_arn": started, "message": f"{expected} (execution {started})"}
+
+
+def test_aborted_execution_fails_the_job(states: Any, started: str, pipeline: Pipeline, context: Any) -> None:
+    states.stop_execution(executionArn=started)
+
+    waiter.handler(continuation_event(started), context)
+
+    assert pipeline.failure()["failureDetails"]["message"] == f"ExecutionAborted: the execution was stopped (execution {started})"
+
+
+def test_long_cause_is_cut_to_the_failure_message_limit_keeping_the_execution(started: str, pipeline: Pipeline, context: Any) -> None:
+    finish(started, "FAILED", error="DeploymentFailed", cause=json.dumps({"errorMessage": "x" * 30000}))
+
+    waiter.handler(continuation_event(started), context)
+
+    message = pipeline.failure()["failureDetails"]["message"]
+    assert len(message) == 5000
+    assert message.startswith("DeploymentFailed: xxx")
+    assert message.endswith(f"… (execution {started})")
+
+
+def test_unknown_status_fails_the_job(started: str, pipeline: Pipeline, context: Any) -> None:
+    finish(started, "PAUSED")
+
+    waiter.handler(continuation_event(started), context)
+
+    assert pipeline.failure()["failureDetails"]["message"] == f"UnexpectedError: the execution has the unknown status 'PAUSED' (execution {started})"
+
+
+def test_execution_that_does_not_exist_fails_the_job(state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    missing = state_machine.replace(":stateMachine:", ":execution:") + ":gone"
+
+    waiter.handler(continuation_event(missing), context)
+
+    details = pipeline.failure()["failureDetails"]
+    assert details["message"].startswith("AwsRequestFailed: DescribeExecution failed: ExecutionDoesNotExist")
+    assert details["externalExecutionId"] == missing
+
+
+# --- bad events ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {},
+        {"CodePipeline.job": "job"},
+        {"CodePipeline.job": {"data": {}}},
+        {"CodePipeline.job": {"id": "", "data": {}}},
+        {"CodePipeline.job": {"id": "not-a-job-id", "data": {}}},
+        {"CodePipeline.job": {"id": 42, "data": {}}},
+    ],
+)
+def test_event_without_a_job_id_raises_invalid_input(event: Any, pipeline: Pipeline, context: Any) -> None:
+    with pytest.raises(InvalidInput):
+        waiter.handler(event, context)
+    assert pipeline.calls == []
+
+
+def without(path: str) -> dict[str, Any]:
+    event = job_event()
+    *parents, last = path.split(".")
+    node = event["CodePipeline.job"]
+    for part in parents:
+        node = node[part]
+    del node[last]
+    return event
+
+
+def parameters(**changes: Any) -> str:
+    values = {"commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE, **changes}
+    return json.dumps({name: value for name, value in values.items() if value is not None})
+
+
+def artifact(**s3_location: Any) -> list[dict[str, Any]]:
+    return [{"name": "BuildOutput", "location": {"type": "S3", "s3Location": s3_location}}]
+
+
+EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:DeploymentStateMachine:{EXECUTION_NAME}"
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (without("data"), "InvalidInput: the event has no 'data.actionConfiguration.configuration'"),
+        (without("data.actionConfiguration"), "InvalidInput: the event has no 'data.actionConfiguration.configuration'"),
+        (without("data.actionConfiguration.configuration.UserParameters"), "InvalidInput: the action has no UserParameters; set them to {"),
+        (job_event(user_parameters="commit_id=abc"), "InvalidInput: UserParameters is not valid JSON (Expecting value"),
+        (job_event(user_parameters='["abc"]'), "InvalidInput: UserParameters must be a JSON object, got an array"),
+        (job_event(user_parameters=parameters(commit_id=None)), "InvalidInput: UserParameters has no 'commit_id' string"),
+        (job_event(user_parameters=parameters(commit_id=7)), "InvalidInput: UserParameters has no 'commit_id' string"),
+        (job_event(user_parameters=parameters(commit_id="abc def")), "InvalidInput: UserParameters: 'commit_id' 'abc def' is not a commit id"),
+        (job_event(user_parameters=parameters(commit_id="a" * 129)), "InvalidInput: UserParameters: 'commit_id' 'aaaa"),
+        (job_event(user_parameters=parameters(pipeline_execution_id=None)), "InvalidInput: UserParameters has no 'pipeline_execution_id' string"),
+        (job_event(user_parameters=parameters(pipeline_name="")), "InvalidInput: UserParameters has no 'pipeline_name' string"),
+        (without("data.inputArtifacts"), "InvalidInput: the event has no 'data.inputArtifacts'"),
+        (job_event(artifacts=[]), "InvalidInput: the action has no input artifact: give the Deploy action the build output artifact"),
+        (job_event(artifacts=["BuildOutput"]), "InvalidInput: the first input artifact must be a JSON object, got a string"),
+        (job_event(artifacts=[{"name": "BuildOutput"}]), "InvalidInput: the first input artifact: the event has no 'location.s3Location.bucketName'"),
+        (job_event(artifacts=artifact(bucketName=BUCKET)), "InvalidInput: the first input artifact: the event has no 'location.s3Location.objectKey'"),
+        (job_event(artifacts=artifact(bucketName=BUCKET, objectKey="")), "InvalidInput: the first input artifact: 'location.s3Location.objectKey' must not be empty"),
+        (job_event(token="not json"), "InvalidInput: the continuation token 'not json' is not {\"execution_arn\": <Step Functions execution ARN>}"),
+        (job_event(token=json.dumps({"arn": EXECUTION})), "InvalidInput: the continuation token '{\"arn\": "),
+        (job_event(token=json.dumps({"execution_arn": "d-ABCDEFGHI"})), "InvalidInput: the continuation token '{\"execution_arn\": \"d-ABCDEFGHI\"}' is not"),
+        (job_event(token=json.dumps({"execution_arn": EXECUTION.replace(":execution:", ":stateMachine:")})), "InvalidInput: the continuation token"),
+        (job_event(token=""), "InvalidInput: the continuation token is empty"),
+        (job_event(token=12), "InvalidInput: the continuation token must be a string, got a number"),
+    ],
+)
+def test_bad_event_fails_the_job_with_a_clear_message(
+    event: dict[str, Any], message: str, states: Any, state_machine: str, pipeline: Pipeline, context: Any
+) -> None:
+    result = waiter.handler(event, context)
+
+    params = pipeline.failure()
+    assert params["jobId"] == JOB_ID
+    assert params["failureDetails"]["message"].startswith(message), params["failureDetails"]["message"]
+    assert "externalExecutionId" not in params["failureDetails"]
+    assert executions(states, state_machine) == []
+    assert result["result"] == "failed"
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def test_rejected_failure_result_raises_a_named_error(aws: None, pipeline: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
+    pipeline.rejections["PutJobFailureResult"] = "InvalidJobStateException"
+
+    with pytest.raises(AwsRequestFailed, match="PutJobFailureResult failed: InvalidJobStateException"):
+        waiter.handler(job_event(), context)
+
+
+def test_rejected_success_result_is_reported_as_a_failure(started: str, pipeline: Pipeline, context: Any) -> None:
+    finish(started, "SUCCEEDED", output=json.dumps({"staging": {"new_version": "4"}}))
+    pipeline.rejections["PutJobSuccessResult"] = "OutputVariablesSizeExceededException"
+
+    result = waiter.handler(continuation_event(started), context)
+
+    assert [operation for operation, _ in pipeline.calls] == ["PutJobSuccessResult", "PutJobFailureResult"]
+    details = pipeline.calls[1][1]["failureDetails"]
+    assert details["message"].startswith("AwsRequestFailed: PutJobSuccessResult failed: OutputVariablesSizeExceededException")
+    assert details["externalExecutionId"] == started
+    assert result["result"] == "failed"
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+SECRETS = (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)
+
+
+class CurrentStdout:
+    """Writes to whatever sys.stdout is at the time, so capsys sees it."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """Powertools' logger keeps the stdout of its creation (pytest's); route it to capsys's."""
+    handler = logger.registered_handler
+    previous = handler.setStream(CurrentStdout())  # type: ignore[attr-defined]
+    yield capsys
+    handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("user_parameters", [None, "not json"])
+def test_artifact_credentials_never_reach_logs_or_the_execution_input(
+    user_parameters: str | None,
+    states: Any,
+    state_machine: str,
+    pipeline: Pipeline,
+    context: Any,
+    captured_logs: pytest.CaptureFixture[str],
+) -> None:
+    waiter.handler(job_event(user_parameters=user_parameters), context)
+    for execution in executions(states, state_machine):
+        waiter.handler(continuation_event(execution["executionArn"]), context)
+        document = states.describe_execution(executionArn=execution["executionArn"])["input"]
+        assert not any(secret in document for secret in SECRETS)
+    with pytest.raises(InvalidInput):
+        waiter.handler({"CodePipeline.job": {"data": job_event()["CodePipeline.job"]["data"]}}, context)
+
+    logs = captured_logs.readouterr()
+    assert '"message":"job result posted"' in logs.out
+    assert not any(secret in logs.out + logs.err for secret in SECRETS)
+    assert not any(secret in json.dumps(params) for _, params in pipeline.calls for secret in SECRETS)
