@@ -1,0 +1,158 @@
+"""The platform inside moto, in this process: the application's staging and production functions
+with their `live` aliases and CodeDeploy groups, the buckets, the deployment table and topic, the
+five step handlers from their zips, and the DeploymentStateMachine from asl/deployment.asl.json.
+
+It mirrors what the Terraform creates (names below, environment variables as docs/design.md lists
+them) so the real ASL runs the real handlers. Call it inside `moto.mock_aws` with
+`local_aws.compat.LocalAws` installed.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+ASL_PATH = ROOT / "asl" / "deployment.asl.json"
+ACCOUNT = "123456789012"
+ALIAS = "live"
+TABLE = "deployments"
+ARTIFACT_BUCKET = "artifacts"
+RELEASE_BUCKET = "releases"
+APPLICATION = "app-deploy"
+FUNCTIONS = {"staging": "app-staging", "production": "app-production"}
+STEPS = ("validate_code", "run_tests", "staging", "production", "rollback")
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/app-role"
+ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
+
+
+def step_environment(step: str) -> dict[str, str]:
+    common = {"POWERTOOLS_SERVICE_NAME": step, "ALIAS_NAME": ALIAS}
+    functions = {"STAGING_FUNCTION_NAME": FUNCTIONS["staging"], "PRODUCTION_FUNCTION_NAME": FUNCTIONS["production"]}
+    tests = {"APP_HANDLER": "app.handler", "TEST_CASES_PATH": "test_cases.json"}
+    deploy = {
+        "CODEDEPLOY_APPLICATION": APPLICATION,
+        "RELEASE_BUCKET": RELEASE_BUCKET,
+        "DEPLOYMENTS_TABLE": TABLE,
+        "DEPLOYMENT_TIMEOUT_SECONDS": "60",
+        "POLL_INTERVAL_SECONDS": "1",
+    }
+    return common | {
+        "validate_code": tests,
+        "run_tests": tests | functions | {"TEST_TIMEOUT_SECONDS": "20"},
+        "staging": deploy | {"FUNCTION_NAME": FUNCTIONS["staging"], "DEPLOYMENT_GROUP": "staging"},
+        "production": deploy | {"FUNCTION_NAME": FUNCTIONS["production"], "DEPLOYMENT_GROUP": "production"},
+        "rollback": functions | {"DEPLOYMENTS_TABLE": TABLE},
+    }[step]
+
+
+@dataclass
+class LocalPlatform:
+    app_code: bytes
+    step_zips: dict[str, bytes]
+    deployment_configs: dict[str, str] = field(default_factory=lambda: {"staging": ALL_AT_ONCE, "production": ALL_AT_ONCE})
+    state_machine_arn: str = ""
+
+    def create(self) -> "LocalPlatform":
+        return self.create_resources().create_steps()
+
+    def create_resources(self) -> "LocalPlatform":
+        """Everything but the step handlers and the state machine."""
+        self._create_role()
+        s3 = boto3.client("s3")
+        for bucket in (ARTIFACT_BUCKET, RELEASE_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        boto3.client("dynamodb").create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "commit_id", "KeyType": "HASH"}, {"AttributeName": "execution_name", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "commit_id", "AttributeType": "S"}, {"AttributeName": "execution_name", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self._create_application()
+        return self
+
+    def create_steps(self) -> "LocalPlatform":
+        topic = boto3.client("sns").create_topic(Name="deployments")["TopicArn"]
+        arns = {step: self._create_function(f"step-{step}", "handler.handler", self.step_zips[step], step_environment(step)) for step in STEPS}
+        placeholders = {f"{step}_function_arn": arn for step, arn in arns.items()} | {"deployments_table_name": TABLE, "notification_topic_arn": topic}
+        definition = ASL_PATH.read_text()
+        for placeholder, value in placeholders.items():
+            definition = definition.replace("${" + placeholder + "}", value)
+        self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(name="deployment", definition=definition, roleArn=ROLE)[
+            "stateMachineArn"
+        ]
+        return self
+
+    @staticmethod
+    def _create_role() -> None:
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        boto3.client("iam").create_role(RoleName="app-role", AssumeRolePolicyDocument=json.dumps(trust))
+
+    @staticmethod
+    def _create_function(name: str, handler: str, code: bytes, environment: dict[str, str], publish: bool = False) -> str:
+        function = boto3.client("lambda").create_function(
+            FunctionName=name, Runtime="python3.12", Role=ROLE, Handler=handler, Code={"ZipFile": code},
+            Timeout=300, Publish=publish, Environment={"Variables": environment},
+        )
+        return str(function["FunctionArn"])
+
+    def _create_application(self) -> None:
+        codedeploy = boto3.client("codedeploy")
+        codedeploy.create_application(applicationName=APPLICATION, computePlatform="Lambda")
+        for environment, function_name in FUNCTIONS.items():
+            self._create_function(function_name, "app.handler", self.app_code, {}, publish=True)
+            boto3.client("lambda").create_alias(FunctionName=function_name, Name=ALIAS, FunctionVersion="1")
+            codedeploy.create_deployment_group(
+                applicationName=APPLICATION,
+                deploymentGroupName=environment,
+                serviceRoleArn=ROLE,
+                deploymentConfigName=self.deployment_configs[environment],
+                deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            )
+
+    def start(self, code: bytes, commit: str, execution_name: str | None = None, extra_input: dict[str, Any] | None = None) -> str:
+        """Upload `code` as the build artifact of `commit` and start an execution for it."""
+        key = f"BuildOutput/{commit}.zip"
+        boto3.client("s3").put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=code)
+        document = {"commit_id": commit, "artifact": {"bucket": ARTIFACT_BUCKET, "key": key}} | (extra_input or {})
+        return self.start_raw(document, execution_name or f"{commit}-run")
+
+    def start_raw(self, document: Any, execution_name: str) -> str:
+        execution = boto3.client("stepfunctions").start_execution(stateMachineArn=self.state_machine_arn, name=execution_name, input=json.dumps(document))
+        return str(execution["executionArn"])
+
+    @staticmethod
+    def wait(execution_arn: str, timeout_seconds: float = 120) -> dict[str, Any]:
+        client = boto3.client("stepfunctions")
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            described = client.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described  # type: ignore[no-any-return]
+            time.sleep(0.1)
+        raise TimeoutError(f"{execution_arn} still running after {timeout_seconds} s")
+
+    @staticmethod
+    def live_versions() -> dict[str, str]:
+        client = boto3.client("lambda")
+        return {environment: client.get_alias(FunctionName=name, Name=ALIAS)["FunctionVersion"] for environment, name in FUNCTIONS.items()}
+
+    @staticmethod
+    def history(execution_arn: str) -> list[dict[str, Any]]:
+        return boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]  # type: ignore[no-any-return]
+
+    @classmethod
+    def states_entered(cls, execution_arn: str) -> list[str]:
+        return [event["stateEnteredEventDetails"]["name"] for event in cls.history(execution_arn) if "stateEnteredEventDetails" in event]
+
+    @staticmethod
+    def record(commit: str, execution_name: str) -> dict[str, Any]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        key = {"commit_id": {"S": commit}, "execution_name": {"S": execution_name}}
+        item = boto3.client("dynamodb").get_item(TableName=TABLE, Key=key).get("Item", {})
+        return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
