@@ -1,4 +1,4 @@
-# `make demo` is added by the local-AWS work; everything here runs offline once installed.
+# Everything here runs offline once `make install` has fetched the Python packages.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ HANDLERS := validate_code run_tests staging production rollback waiter
 SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
 ZIPS := $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/layer.zip $(BUILD)/app.zip
 
-.PHONY: install package test bench clean
+.PHONY: install package test bench demo clean
 
 install: $(VENV)/.installed
 
@@ -38,3 +38,7 @@ bench: install package
 
 clean:
 	rm -rf $(BUILD)
+
+demo: install package
+	POWERTOOLS_LOG_LEVEL=WARNING AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+		$(PY) -m local_aws.demo
