@@ -3,8 +3,11 @@
 import base64
 import hashlib
 import io
+import lzma
 import stat
+import struct
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from botocore.exceptions import ClientError
@@ -92,3 +95,34 @@ def safe_extract(archive: zipfile.ZipFile, destination: Path) -> None:
         archive.extractall(destination)
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
         raise InvalidArtifact(f"the artifact cannot be extracted: {error}") from None
+
+
+# What zipfile raises for an entry it cannot unpack: a bad CRC or truncated data, encryption
+# (RuntimeError), an unsupported compression method, or a corrupt compressed stream.
+ENTRY_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    OSError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    struct.error,
+)
+
+
+def read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limit: int) -> bytes:
+    """The bytes of one entry, reading no more than `limit`; InvalidArtifact when it cannot be read
+    or is declared larger than `limit`."""
+    if entry.file_size > limit:
+        raise InvalidArtifact(f"{entry.filename!r} is {entry.file_size} bytes, over the {limit}-byte limit for reading it")
+    try:
+        with archive.open(entry) as member:
+            data = member.read(limit + 1)
+    except ENTRY_READ_ERRORS as error:
+        raise InvalidArtifact(f"{entry.filename!r} cannot be read: {error}") from None
+    if len(data) > limit:
+        raise InvalidArtifact(f"{entry.filename!r} unpacks to more than the {limit}-byte limit for reading it")
+    return data
