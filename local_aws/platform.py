@@ -30,10 +30,11 @@ ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
 
 
 def step_environment(step: str) -> dict[str, str]:
-    common = {"POWERTOOLS_SERVICE_NAME": step, "ALIAS_NAME": ALIAS}
-    functions = {"STAGING_FUNCTION_NAME": FUNCTIONS["staging"], "PRODUCTION_FUNCTION_NAME": FUNCTIONS["production"]}
+    common = {"POWERTOOLS_SERVICE_NAME": step}
+    functions = {"STAGING_FUNCTION_NAME": FUNCTIONS["staging"], "PRODUCTION_FUNCTION_NAME": FUNCTIONS["production"], "ALIAS_NAME": ALIAS}
     tests = {"APP_HANDLER": "app.handler", "TEST_CASES_PATH": "test_cases.json"}
     deploy = {
+        "ALIAS_NAME": ALIAS,
         "CODEDEPLOY_APPLICATION": APPLICATION,
         "RELEASE_BUCKET": RELEASE_BUCKET,
         "DEPLOYMENTS_TABLE": TABLE,

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from shared import aws
 from shared.config import env
-from shared.deploy import ACTIVE_STATUSES
+from shared.deployment_status import ACTIVE_STATUSES
 from shared.errors import RollbackFailed
 from shared.events import commit_id, ensure_object, execution
 from shared.observability import lambda_entry, logger, named_error

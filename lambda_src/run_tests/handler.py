@@ -59,7 +59,6 @@ from shared.testcases import DEFAULT_PATH, PHASES, DeclaredCase, InvalidTestCase
 
 RUNNER = Path(__file__).with_name("case_runner.py")
 PHASE_LABELS = {"package": "against the package", "staging": "in staging", "production": "in production"}
-FUNCTION_VARIABLES = {"staging": "STAGING_FUNCTION_NAME", "production": "PRODUCTION_FUNCTION_NAME"}
 # Time kept back from the Lambda's own timeout to report after stopping the test process.
 REPORTING_SECONDS = 10
 KILL_GRACE_SECONDS = 5
@@ -309,7 +308,8 @@ def reported_outcome(line: dict[str, Any]) -> Outcome:
 
 
 def live_function(phase: str) -> str:
-    return f"{env(FUNCTION_VARIABLES[phase])}:{env('ALIAS_NAME')}"
+    function_name = env("STAGING_FUNCTION_NAME") if phase == "staging" else env("PRODUCTION_FUNCTION_NAME")
+    return f"{function_name}:{env('ALIAS_NAME')}"
 
 
 def invoke_live(function: str, case: DeclaredCase) -> Outcome:

@@ -17,13 +17,12 @@ from botocore.exceptions import ClientError, WaiterError
 from shared import aws
 from shared.artifacts import lambda_code_sha256, read_artifact, sha256_hex
 from shared.config import env, env_int
+from shared.deployment_status import FAILED_STATUSES
 from shared.errors import CodeUpdateFailed, DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidInput
 from shared.events import ArtifactLocation, Execution, artifact_location, commit_id, ensure_object, execution, field
 from shared.observability import logger
 from shared.records import record_environment
 
-ACTIVE_STATUSES = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
-FAILED_STATUSES = frozenset({"Failed", "Stopped"})
 PREDEFINED_SHIFT = re.compile(r"^CodeDeployDefault\.Lambda(?:Canary(\d+)Percent(\d+)Minutes?|Linear(\d+)PercentEvery(\d+)Minutes?|AllAtOnce)$")
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

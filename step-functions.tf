@@ -1,0 +1,171 @@
+# The DeploymentStateMachine: validate, test, deploy to staging, test there, deploy to production,
+# verify, and roll back on any failure. The flow lives in asl/deployment.asl.json.
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30 days) because these are operational logs; the deployment history lives in the DynamoDB table. Set 365 or more where a compliance rule requires it.
+  name              = "/aws/vendedlogs/states/${local.state_machine_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.platform.arn
+}
+
+data "aws_iam_policy_document" "state_machine_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${local.state_machine_name}-role"
+  description        = "Execution role of the ${local.state_machine_name} state machine."
+  assume_role_policy = data.aws_iam_policy_document.state_machine_trust.json
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid     = "InvokeHandlers"
+    actions = ["lambda:InvokeFunction"]
+    resources = flatten([
+      for name in ["validate_code", "run_tests", "staging", "production", "rollback"] : [
+        aws_lambda_function.handler[name].arn,
+        "${aws_lambda_function.handler[name].arn}:*",
+      ]
+    ])
+  }
+
+  statement {
+    sid       = "RecordOutcome"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.deployments.arn]
+  }
+
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+
+  # Execution history and the definition, encrypted with the platform key.
+  statement {
+    sid       = "EncryptExecutions"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.platform.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+      values   = [local.state_machine_arn]
+    }
+  }
+
+  # The encrypted topic and table.
+  statement {
+    sid       = "UseKeyThroughSnsAndDynamoDB"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.platform.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sns.${local.region}.${local.dns_suffix}", "dynamodb.${local.region}.${local.dns_suffix}"]
+    }
+  }
+
+  # Execution logs leave Step Functions encrypted for the log delivery service.
+  statement {
+    sid       = "EncryptExecutionLogs"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [aws_kms_key.platform.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:SourceArn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:*"]
+    }
+  }
+
+  # Log delivery to CloudWatch Logs: AWS documents these actions with Resource "*" only.
+  statement {
+    sid = "DeliverExecutionLogs"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+
+  # X-Ray has no resource-level permissions.
+  statement {
+    sid = "WriteTraces"
+    actions = [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "state-machine"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}
+
+resource "aws_sfn_state_machine" "deployment" {
+  name     = local.state_machine_name
+  type     = "STANDARD"
+  role_arn = aws_iam_role.state_machine.arn
+
+  definition = templatefile("${path.module}/asl/deployment.asl.json", {
+    validate_code_function_arn = aws_lambda_function.handler["validate_code"].arn
+    run_tests_function_arn     = aws_lambda_function.handler["run_tests"].arn
+    staging_function_arn       = aws_lambda_function.handler["staging"].arn
+    production_function_arn    = aws_lambda_function.handler["production"].arn
+    rollback_function_arn      = aws_lambda_function.handler["rollback"].arn
+    deployments_table_name     = aws_dynamodb_table.deployments.name
+    notification_topic_arn     = aws_sns_topic.notifications.arn
+  })
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    include_execution_data = true
+    level                  = "ALL"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  encryption_configuration {
+    type                              = "CUSTOMER_MANAGED_KMS_KEY"
+    kms_key_id                        = aws_kms_key.platform.arn
+    kms_data_key_reuse_period_seconds = 300
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.state_machine_arn
+      error_message = "The state machine ARN differs from local.state_machine_arn, which the waiter and the IAM policies use."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.state_machine]
+}

@@ -1,0 +1,246 @@
+"""Checks of the Terraform root configuration.
+
+Two kinds: `terraform fmt` / `init` / `validate` (skipped, with the reason shown, when terraform
+or a local mirror of the hashicorp/aws provider is missing), and static checks of the HCL read
+with python-hcl2, which need neither.
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from hcl2 import SerializationOptions
+
+ROOT = Path(__file__).resolve().parent.parent
+ASL = ROOT / "asl" / "deployment.asl.json"
+HANDLERS = {"validate_code", "run_tests", "staging", "production", "rollback", "waiter"}
+PACKAGES = sorted(HANDLERS) + ["layer", "app"]
+PROVIDER_DIR = Path("registry.terraform.io") / "hashicorp" / "aws"
+HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+
+# The one statement allowed a wildcard action: the account-root statement of the key policy, which
+# is AWS's default key policy statement and only hands the key's administration to IAM.
+WILDCARD_ALLOWED = {("key", "AccountAdministersKey")}
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def load_hcl(name: str) -> dict[str, Any]:
+    with open(ROOT / name, encoding="utf-8") as file:
+        return hcl2.load(file, serialization_options=HCL_OPTIONS)
+
+
+def all_tf_files() -> list[Path]:
+    return sorted(ROOT.glob("*.tf"))
+
+
+def blocks(document: dict[str, Any], kind: str, type_name: str) -> dict[str, dict[str, Any]]:
+    """Every `kind "type_name" "label"` block of a parsed file, by label."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in document.get(kind, []):
+        for label, body in entry.get(type_name, {}).items():
+            found[label] = body
+    return found
+
+
+def resources(name: str, type_name: str) -> dict[str, dict[str, Any]]:
+    return blocks(load_hcl(name), "resource", type_name)
+
+
+def locals_of(name: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for entry in load_hcl(name).get("locals", []):
+        merged.update(entry)
+    return merged
+
+
+def statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The statements of a parsed aws_iam_policy_document, dynamic ones included."""
+    yield from document.get("statement", [])
+    for dynamic in document.get("dynamic", []):
+        for content in dynamic.get("statement", {}).get("content", []):
+            yield content
+
+
+def find_provider_mirror() -> Path | None:
+    candidates: list[Path] = []
+    cli_config = os.environ.get("TF_CLI_CONFIG_FILE")
+    if cli_config and Path(cli_config).is_file():
+        text = Path(cli_config).read_text(encoding="utf-8", errors="replace")
+        for block in re.findall(r"filesystem_mirror\s*\{(.*?)\}", text, flags=re.S):
+            candidates += [Path(path) for path in re.findall(r'path\s*=\s*"([^"]+)"', block)]
+    home = Path.home()
+    candidates += [
+        Path("/opt/tf-plugins"),
+        home / ".terraform.d" / "plugins",
+        home / ".local" / "share" / "terraform" / "plugins",
+        Path("/usr/local/share/terraform/plugins"),
+        Path("/usr/share/terraform/plugins"),
+    ]
+    for candidate in candidates:
+        if (candidate / PROVIDER_DIR).is_dir():
+            return candidate
+    for root in ("/opt", "/usr/local/share", "/usr/share", str(home)):
+        for depth in ("*", "*/*", "*/*/*"):
+            for match in glob.glob(f"{root}/{depth}/{PROVIDER_DIR}"):
+                return Path(match).parents[2]
+    return None
+
+
+def terraform(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# ---------------------------------------------------------------------------
+# terraform fmt / init / validate
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform not on PATH: HCL not validated")
+    mirror = find_provider_mirror()
+    if mirror is None:
+        pytest.skip(f"no filesystem mirror holding {PROVIDER_DIR} found: HCL not validated")
+    config = tmp_path_factory.mktemp("terraform-cli") / "cli.tfrc"
+    config.write_text(
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f'    path    = "{mirror}"\n'
+        '    include = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
+    env.pop("TF_DATA_DIR", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def initialized_copy(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The configuration copied to a temporary directory and initialized there, so that no
+    .terraform directory or lock file lands in the repository."""
+    workdir = tmp_path_factory.mktemp("terraform-root")
+    for tf_file in all_tf_files():
+        shutil.copy2(tf_file, workdir / tf_file.name)
+    if (ROOT / "asl").is_dir():
+        shutil.copytree(ROOT / "asl", workdir / "asl")
+    # validate hashes the zips whose paths it can resolve; a stub stands in for any not built yet.
+    (workdir / "build").mkdir()
+    for package in PACKAGES:
+        built, copy = ROOT / "build" / f"{package}.zip", workdir / "build" / f"{package}.zip"
+        if built.is_file():
+            shutil.copy2(built, copy)
+        else:
+            with zipfile.ZipFile(copy, "w") as stub:
+                stub.writestr("README", "stub for terraform validate\n")
+    result = terraform(["init", "-backend=false", "-input=false", "-no-color"], workdir, terraform_env)
+    assert result.returncode == 0, f"terraform init failed:\n{result.stdout}\n{result.stderr}"
+    return workdir
+
+
+def test_terraform_fmt(terraform_env: dict[str, str]) -> None:
+    result = terraform(["fmt", "-check", "-recursive", "-diff", "-no-color"], ROOT, terraform_env, timeout=60)
+    assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}\n{result.stderr}"
+
+
+def test_terraform_validate(initialized_copy: Path, terraform_env: dict[str, str]) -> None:
+    result = terraform(["validate", "-json", "-no-color"], initialized_copy, terraform_env)
+    report = json.loads(result.stdout)
+    messages = [f"{d['severity']}: {d['summary']} {d.get('detail', '')}" for d in report.get("diagnostics", [])]
+    assert report["valid"], "terraform validate failed:\n" + "\n".join(messages)
+    # Deprecations show up as warnings: the configuration must have none under either provider line.
+    assert report["warning_count"] == 0, "terraform validate warned:\n" + "\n".join(messages)
+
+
+# ---------------------------------------------------------------------------
+# Static checks of the HCL
+# ---------------------------------------------------------------------------
+
+
+def test_provider_constraint_allows_5_100_and_6_x() -> None:
+    terraform_block = load_hcl("versions.tf")["terraform"][0]
+    aws = terraform_block["required_providers"][0]["aws"]
+    assert aws["source"] == "hashicorp/aws"
+    assert aws["version"] == ">= 5.100, < 7.0"
+    assert terraform_block["required_version"] == ">= 1.5"
+
+
+def test_asl_placeholders_match_templatefile_variables() -> None:
+    if not ASL.is_file():
+        pytest.skip(f"{ASL.relative_to(ROOT)} does not exist yet")
+    template = ASL.read_text(encoding="utf-8")
+    placeholders = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}", template))
+
+    definition = resources("step-functions.tf", "aws_sfn_state_machine")["deployment"]["definition"]
+    match = re.search(r'templatefile\("\$\{path\.module\}/asl/deployment\.asl\.json",\s*\{(.*)\}\)\}$', definition, flags=re.S)
+    assert match, f"definition is not templatefile() of asl/deployment.asl.json: {definition}"
+    variables = set(re.findall(r"(?:^|,)\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", match.group(1)))
+
+    assert placeholders == variables, (
+        f"only in the ASL: {sorted(placeholders - variables)}; only in templatefile(): {sorted(variables - placeholders)}"
+    )
+    rendered = re.sub(r"(?<!\$)\$\{[A-Za-z_][A-Za-z0-9_]*\}", "placeholder", template).replace("$${", "${")
+    json.loads(rendered)
+
+
+def test_handlers_are_the_six_of_the_design() -> None:
+    lambda_locals = locals_of("lambda.tf")
+    assert set(lambda_locals["handlers"]) == HANDLERS
+    assert set(lambda_locals["handler_policies"]) == HANDLERS
+    assert set(lambda_locals["handler_environment"]) == HANDLERS
+    # Each handler's policy is a document of its own.
+    assert len(set(lambda_locals["handler_policies"].values())) == len(HANDLERS)
+
+
+def test_every_handler_function_has_design_handler_tracing_and_own_role() -> None:
+    functions = resources("lambda.tf", "aws_lambda_function")
+    roles = resources("lambda.tf", "aws_iam_role")
+    role_policies = resources("lambda.tf", "aws_iam_role_policy")
+    assert functions, "lambda.tf declares no aws_lambda_function"
+
+    for label, function in functions.items():
+        assert function["handler"] == "handler.handler", label
+        assert function["tracing_config"] == [{"mode": "Active"}], label
+        assert function["filename"] == "${path.module}/build/${each.key}.zip", label
+        assert "filebase64sha256" in function["source_code_hash"], label
+
+        role = re.fullmatch(r"\$\{aws_iam_role\.(\w+)\[each\.key\]\.arn\}", function["role"])
+        assert role, f"{label}: role must be aws_iam_role.<name>[each.key].arn, one role per function"
+        role_resource = roles[role.group(1)]
+        assert role_resource["for_each"] == function["for_each"], f"{label}: roles and functions must share their keys"
+
+        policies = [p for p in role_policies.values() if p["role"] == f"${{aws_iam_role.{role.group(1)}[each.key].id}}"]
+        assert len(policies) == 1 and policies[0]["for_each"] == function["for_each"], f"{label}: one inline policy per role"
+
+
+def test_no_allow_statement_grants_a_wildcard_action() -> None:
+    offenders = []
+    for tf_file in all_tf_files():
+        documents = blocks(load_hcl(tf_file.name), "data", "aws_iam_policy_document")
+        for document_name, document in documents.items():
+            for statement in statements(document):
+                if statement.get("effect", "Allow") != "Allow":
+                    continue
+                if (document_name, statement.get("sid")) in WILDCARD_ALLOWED:
+                    continue
+                offenders += [
+                    f"{tf_file.name}: {document_name}/{statement.get('sid')}: {action}"
+                    for action in statement.get("actions", [])
+                    if "*" in action
+                ]
+    assert not offenders, "wildcard actions:\n" + "\n".join(offenders)

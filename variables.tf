@@ -1,0 +1,306 @@
+# ---------------------------------------------------------------------------
+# General
+# ---------------------------------------------------------------------------
+
+variable "aws_region" {
+  description = "AWS Region that holds every resource of the platform."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be a Region code such as us-east-1 or eu-central-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (and of the S3 bucket names, which also carry the account ID and Region). Lowercase letters, digits and hyphens, 2 to 20 characters, starting with a letter."
+  type        = string
+  default     = "sls-cd"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name_prefix))
+    error_message = "name_prefix must match ^[a-z][a-z0-9-]{1,19}$ (it ends up in S3 bucket names, which allow no uppercase letters)."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource, next to Project and ManagedBy."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------
+# Lambda functions (the six platform handlers and the application)
+# ---------------------------------------------------------------------------
+
+variable "lambda_runtime" {
+  description = "Python runtime of the platform handlers, their layer and the application functions."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = contains(["python3.11", "python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "lambda_runtime must be python3.11, python3.12 or python3.13."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of every Lambda function. The layer holds pure-Python packages only, so both work."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch Logs keeps the logs of every function, the state machine and the build."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the retention periods CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# The application being deployed
+# ---------------------------------------------------------------------------
+
+variable "app_handler" {
+  description = "Handler of the application functions, module.function inside the artifact (APP_HANDLER of validate_code and run_tests)."
+  type        = string
+  default     = "app.handler"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_./-]+\\.[A-Za-z_][A-Za-z0-9_]*$", var.app_handler))
+    error_message = "app_handler must look like module.function, for example app.handler."
+  }
+}
+
+variable "alias_name" {
+  description = "Alias that serves the application's traffic in each environment; CodeDeploy shifts it between versions."
+  type        = string
+  default     = "live"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,127}$", var.alias_name))
+    error_message = "alias_name must start with a letter and hold at most 128 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "existing_staging_function_name" {
+  description = "Name of an existing Lambda function to use as the staging application instead of creating one. It must already have an alias named var.alias_name that points to a published version. Null creates the function from build/app.zip."
+  type        = string
+  default     = null
+}
+
+variable "existing_production_function_name" {
+  description = "Name of an existing Lambda function to use as the production application instead of creating one. It must already have an alias named var.alias_name that points to a published version. Null creates the function from build/app.zip."
+  type        = string
+  default     = null
+}
+
+variable "test_cases_path" {
+  description = "Path of the declared test cases inside the artifact (TEST_CASES_PATH of run_tests)."
+  type        = string
+  default     = "test_cases.json"
+}
+
+variable "test_timeout_seconds" {
+  description = "Time limit of one test case (TEST_TIMEOUT_SECONDS of run_tests)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.test_timeout_seconds >= 1 && var.test_timeout_seconds <= 840
+    error_message = "test_timeout_seconds must be between 1 and 840, below the 900-second limit of the run_tests function."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Deployments
+# ---------------------------------------------------------------------------
+
+variable "staging_deployment_config" {
+  description = "CodeDeploy deployment configuration of the staging deployment group."
+  type        = string
+  default     = "CodeDeployDefault.LambdaAllAtOnce"
+
+  validation {
+    condition = contains([
+      "CodeDeployDefault.LambdaAllAtOnce",
+      "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent15Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+      "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+    ], var.staging_deployment_config)
+    error_message = "staging_deployment_config must be one of the predefined CodeDeployDefault.Lambda* configurations."
+  }
+}
+
+variable "production_deployment_config" {
+  description = "CodeDeploy deployment configuration of the production deployment group."
+  type        = string
+  default     = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+
+  validation {
+    condition = contains([
+      "CodeDeployDefault.LambdaAllAtOnce",
+      "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent15Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+      "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+    ], var.production_deployment_config)
+    error_message = "production_deployment_config must be one of the predefined CodeDeployDefault.Lambda* configurations."
+  }
+}
+
+variable "deployment_timeout_seconds" {
+  description = "How long a deployment may run after its traffic shift should have ended before the state machine gives up and rolls back (DEPLOYMENT_TIMEOUT_SECONDS)."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.deployment_timeout_seconds >= 60 && var.deployment_timeout_seconds <= 86400
+    error_message = "deployment_timeout_seconds must be between 60 and 86400."
+  }
+}
+
+variable "poll_interval_seconds" {
+  description = "Seconds between two checks of a running CodeDeploy deployment (POLL_INTERVAL_SECONDS)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.poll_interval_seconds >= 1 && var.poll_interval_seconds <= 300
+    error_message = "poll_interval_seconds must be between 1 and 300."
+  }
+}
+
+variable "notification_email" {
+  description = "E-mail address subscribed to the deployment notifications (AWS sends a confirmation message first). Null subscribes nobody."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.notification_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.notification_email))
+    error_message = "notification_email must be an e-mail address or null."
+  }
+}
+
+variable "table_deletion_protection" {
+  description = "Protect the deployments table from deletion. False lets `terraform destroy` remove a demo; set true for real use."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------
+# Pipeline source
+# ---------------------------------------------------------------------------
+
+variable "source_provider" {
+  description = "Where the pipeline takes the source from: S3 (a bucket created here), CodeCommit or CodeStarSourceConnection (GitHub, GitLab, Bitbucket through a CodeConnections connection)."
+  type        = string
+  default     = "S3"
+
+  validation {
+    condition     = contains(["S3", "CodeCommit", "CodeStarSourceConnection"], var.source_provider)
+    error_message = "source_provider must be S3, CodeCommit or CodeStarSourceConnection."
+  }
+}
+
+variable "source_object_key" {
+  description = "S3 source: key of the zip in the source bucket; uploading a new version starts the pipeline."
+  type        = string
+  default     = "source.zip"
+
+  validation {
+    condition     = length(trimspace(var.source_object_key)) > 0
+    error_message = "source_object_key must not be empty."
+  }
+}
+
+variable "repository_name" {
+  description = "CodeCommit source: name of the repository (required when source_provider is CodeCommit)."
+  type        = string
+  default     = null
+}
+
+variable "connection_arn" {
+  description = "CodeStarSourceConnection source: ARN of an AVAILABLE CodeConnections (CodeStar Connections) connection (required when source_provider is CodeStarSourceConnection)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.connection_arn == null || can(regex("^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/.+$", var.connection_arn))
+    error_message = "connection_arn must be the ARN of a CodeConnections or CodeStar Connections connection."
+  }
+}
+
+variable "repository_id" {
+  description = "CodeStarSourceConnection source: repository as owner/name (required when source_provider is CodeStarSourceConnection)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.repository_id == null || can(regex("^[^/\\s]+/[^/\\s]+$", var.repository_id))
+    error_message = "repository_id must look like owner/repository."
+  }
+}
+
+variable "branch" {
+  description = "CodeCommit and CodeStarSourceConnection sources: branch whose pushes start the pipeline."
+  type        = string
+  default     = "main"
+}
+
+variable "buildspec_path" {
+  description = "Path, inside the source, of the buildspec that tests the application and assembles its Lambda deployment package."
+  type        = string
+  default     = "app/buildspec.yml"
+}
+
+variable "codebuild_image" {
+  description = "CodeBuild image that runs the buildspec. An image whose name contains aarch64 runs on an ARM container."
+  type        = string
+  default     = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+}
+
+# ---------------------------------------------------------------------------
+# Retention
+# ---------------------------------------------------------------------------
+
+variable "artifact_retention_days" {
+  description = "Days the artifact bucket keeps pipeline artifacts, and days the source bucket keeps replaced source versions."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.artifact_retention_days >= 1 && var.artifact_retention_days <= 3650
+    error_message = "artifact_retention_days must be between 1 and 3650."
+  }
+}
+
+variable "release_retention_days" {
+  description = "Days the release bucket keeps the artifact promoted to each environment (<environment>/<commit>.zip)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.release_retention_days >= 1 && var.release_retention_days <= 3650
+    error_message = "release_retention_days must be between 1 and 3650."
+  }
+}
