@@ -18,8 +18,6 @@ from dataclasses import dataclass, field as dataclass_field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
-
 from shared import aws
 from shared.config import env
 from shared.errors import ConfigurationError, DeploymentError, InvalidInput, UnexpectedError
@@ -52,7 +50,7 @@ Result = Literal["started", "running", "succeeded", "failed"]
 class Job:
     id: str
     continuation_token: Any
-    event: CodePipelineJobEvent
+    document: Mapping[str, Any]  # the event's "CodePipeline.job" object
 
 
 @dataclass(frozen=True)
@@ -100,16 +98,16 @@ def read_job(event: Any) -> Job:
         raise InvalidInput("'CodePipeline.job.id' is missing or is not a CodePipeline job id: there is no job to report to")
     data = job.get("data")
     token = data.get("continuationToken") if isinstance(data, Mapping) else None
-    return Job(id=job_id, continuation_token=token, event=CodePipelineJobEvent(dict(event)))
+    return Job(id=job_id, continuation_token=token, document=job)
 
 
 def read_start_request(job: Job) -> StartRequest:
-    raw = job.event["CodePipeline.job"]
-    field(raw, "data.actionConfiguration.configuration", dict)
-    if not isinstance(job.event.user_parameters, str) or not job.event.user_parameters.strip():
+    configuration = field(job.document, "data.actionConfiguration.configuration", dict)
+    user_parameters = configuration.get("UserParameters")
+    if not isinstance(user_parameters, str) or not user_parameters.strip():
         raise InvalidInput(f"the action has no UserParameters; set them to {EXPECTED_USER_PARAMETERS}")
     try:
-        parameters = job.event.decoded_user_parameters
+        parameters = json.loads(user_parameters)
     except ValueError as error:
         raise InvalidInput(f"UserParameters is not valid JSON ({error}); expected {EXPECTED_USER_PARAMETERS}") from None
     if not isinstance(parameters, dict):
@@ -132,19 +130,17 @@ def read_start_request(job: Job) -> StartRequest:
 
 def read_artifact_location(job: Job) -> ArtifactLocation:
     """The S3 location of the action's first input artifact (the build output)."""
-    artifacts = field(job.event["CodePipeline.job"], "data.inputArtifacts", list)
+    artifacts = field(job.document, "data.inputArtifacts", list)
     if not artifacts:
         raise InvalidInput("the action has no input artifact: give the Deploy action the build output artifact")
     if not isinstance(artifacts[0], Mapping):
         raise InvalidInput(f"the first input artifact must be a JSON object, got {type_name(artifacts[0])}")
     try:
-        field(artifacts[0], "location.s3Location.bucketName", str)
-        field(artifacts[0], "location.s3Location.objectKey", str)
+        bucket = field(artifacts[0], "location.s3Location.bucketName", str)
+        key = field(artifacts[0], "location.s3Location.objectKey", str)
     except InvalidInput as error:
         raise InvalidInput(f"the first input artifact: {error}") from None
-    s3_location = job.event.data.input_artifacts[0].location.s3_location
-    # The raw key: unquoting it (the data class's object_key) would corrupt a key containing '+'.
-    return ArtifactLocation(bucket=s3_location.bucket_name, key=s3_location.key)
+    return ArtifactLocation(bucket=bucket, key=key)
 
 
 # --- deciding --------------------------------------------------------------------------------
