@@ -27,6 +27,7 @@ FUNCTIONS = {"staging": "app-staging", "production": "app-production"}
 STEPS = ("validate_code", "run_tests", "staging", "production", "rollback")
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/app-role"
 ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
+PRODUCTION_ALARM = "app-production-errors"
 
 
 def step_environment(step: str) -> dict[str, str]:
@@ -48,6 +49,16 @@ def step_environment(step: str) -> dict[str, str]:
         "production": deploy | {"FUNCTION_NAME": FUNCTIONS["production"], "DEPLOYMENT_GROUP": "production"},
         "rollback": functions | {"DEPLOYMENTS_TABLE": TABLE},
     }[step]
+
+
+def rollback_settings(environment: str) -> dict[str, Any]:
+    """As in main.tf: both groups roll back on failure; production also stops on its error alarm."""
+    if environment == "production":
+        return {
+            "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]},
+            "alarmConfiguration": {"enabled": True, "alarms": [{"name": PRODUCTION_ALARM}]},
+        }
+    return {"autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}}
 
 
 @dataclass
@@ -104,6 +115,11 @@ class LocalPlatform:
     def _create_application(self) -> None:
         codedeploy = boto3.client("codedeploy")
         codedeploy.create_application(applicationName=APPLICATION, computePlatform="Lambda")
+        boto3.client("cloudwatch").put_metric_alarm(
+            AlarmName=PRODUCTION_ALARM, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
+            Dimensions=[{"Name": "FunctionName", "Value": FUNCTIONS["production"]}, {"Name": "Resource", "Value": f"{FUNCTIONS['production']}:{ALIAS}"}],
+        )
         for environment, function_name in FUNCTIONS.items():
             self._create_function(function_name, "app.handler", self.app_code, {}, publish=True)
             boto3.client("lambda").create_alias(FunctionName=function_name, Name=ALIAS, FunctionVersion="1")
@@ -113,6 +129,7 @@ class LocalPlatform:
                 serviceRoleArn=ROLE,
                 deploymentConfigName=self.deployment_configs[environment],
                 deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                **rollback_settings(environment),
             )
 
     def start(self, code: bytes, commit: str, execution_name: str | None = None, extra_input: dict[str, Any] | None = None) -> str:
