@@ -1,0 +1,86 @@
+"""The local IAM check: a function's calls are allowed or denied by its role's identity policies."""
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local_aws import iam
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::artifacts/*"},
+        {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:GetItem"], "Resource": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/deployments"},
+        {"Effect": "Allow", "Action": "lambda:Get*", "Resource": [f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:app", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:app:*"]},
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::artifacts/secret/*"},
+    ],
+}
+
+
+@pytest.fixture
+def deployer(aws: None) -> Iterator[iam.Identity]:
+    from moto.iam.models import iam_backends
+
+    client = boto3.client("iam")
+    client.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(TRUST))
+    client.put_role_policy(RoleName="deployer", PolicyName="deploy", PolicyDocument=json.dumps(POLICY))
+    boto3.client("s3").create_bucket(Bucket="artifacts")
+    boto3.client("s3").put_object(Bucket="artifacts", Key="build.zip", Body=b"zip")
+    undo = iam.patch_botocore()
+    try:
+        yield iam.Identity(ROLE, "deploy-staging", iam.role_policies(iam_backends[ACCOUNT]["global"], ROLE))
+    finally:
+        undo()
+
+
+def error_of(call: object) -> dict[str, str]:
+    with pytest.raises(ClientError) as raised:
+        call()  # type: ignore[operator]
+    return raised.value.response["Error"]
+
+
+def test_an_allowed_call_goes_through(deployer: iam.Identity) -> None:
+    with iam.acting_as(deployer):
+        assert boto3.client("s3").get_object(Bucket="artifacts", Key="build.zip")["Body"].read() == b"zip"
+
+
+def test_an_action_the_role_lacks_is_access_denied(deployer: iam.Identity) -> None:
+    with iam.acting_as(deployer):
+        error = error_of(lambda: boto3.client("s3").put_object(Bucket="artifacts", Key="x", Body=b""))
+    assert error["Code"] == "AccessDenied"
+    assert "assumed-role/deployer/deploy-staging is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::artifacts/x" in error["Message"]
+
+
+def test_a_resource_outside_the_scope_is_denied(deployer: iam.Identity) -> None:
+    with iam.acting_as(deployer):
+        error = error_of(lambda: boto3.client("dynamodb").get_item(TableName="other", Key={"k": {"S": "v"}}))
+    assert error["Code"] == "AccessDeniedException" and "table/other" in error["Message"]
+
+
+def test_an_explicit_deny_wins(deployer: iam.Identity) -> None:
+    with iam.acting_as(deployer):
+        error = error_of(lambda: boto3.client("s3").get_object(Bucket="artifacts", Key="secret/key.pem"))
+    assert "s3:GetObject" in error["Message"]
+
+
+def test_wildcard_actions_and_qualified_functions_match(deployer: iam.Identity) -> None:
+    assert iam.decision(deployer.policies, "lambda:GetAlias", [f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:app"]) == "Allow"
+    assert iam.decision(deployer.policies, "lambda:GetFunction", [f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:app:7"]) == "Allow"
+    assert iam.decision(deployer.policies, "lambda:UpdateAlias", [f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:app"]) == "ImplicitDeny"
+
+
+def test_head_object_needs_get_object(deployer: iam.Identity) -> None:
+    with iam.acting_as(deployer):
+        assert boto3.client("s3").head_object(Bucket="artifacts", Key="build.zip")["ContentLength"] == 3
+
+
+def test_calls_outside_a_function_are_not_checked(deployer: iam.Identity) -> None:
+    boto3.client("s3").put_object(Bucket="artifacts", Key="by-the-test", Body=b"")
+    with iam.acting_as(deployer), iam.acting_as(None):
+        boto3.client("s3").put_object(Bucket="artifacts", Key="nested-unchecked", Body=b"")
