@@ -4,6 +4,7 @@ The platform runs inside moto in this process (local_aws/platform.py, with the c
 of local_aws/compat.py): the real ASL, the handler zips from build/, the sample app from
 build/app.zip as the code both environments start on. Commit 1 changes the app's version and is
 promoted to production; commit 2 declares a staging test the code does not pass and is rolled back.
+Each execution is also drawn, its path highlighted, in build/demo/<execution>.svg.
 Both deployment groups shift all at once here: moto's Wait states sleep in real time.
 """
 
@@ -76,7 +77,8 @@ def main() -> None:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
 
     from local_aws.compat import LocalAws
-    from local_aws.platform import STEPS, LocalPlatform
+    from local_aws.picture import render
+    from local_aws.platform import ASL_PATH, STEPS, LocalPlatform
 
     missing = [name for name in (*STEPS, "app") if not (BUILD / f"{name}.zip").is_file()]
     if missing:
@@ -95,6 +97,11 @@ def main() -> None:
             execution = platform.wait(platform.start(code, commit))
             print_execution(title, platform, execution)
             print(f"   live now: {platform.live_versions()}")
+            picture = BUILD / "demo" / f"{execution['name']}.svg"
+            picture.parent.mkdir(parents=True, exist_ok=True)
+            entered = platform.states_entered(execution["executionArn"])
+            picture.write_text(render(json.loads(ASL_PATH.read_text()), entered, f"{execution['name']}: {execution['status']}"))
+            print(f"   picture: {picture.relative_to(ROOT)}")
             record = platform.record(commit, execution["name"])
             environments = {name: {k: record[name].get(k) for k in ("previous_version", "new_version", "rolled_back_to")} for name in ("staging", "production") if name in record}
             print(f"   record: status={record.get('status')} {json.dumps(environments)}")
