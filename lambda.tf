@@ -192,9 +192,8 @@ data "aws_iam_policy_document" "handler_basics" {
   }
 }
 
-data "aws_iam_policy_document" "validate_code" {
-  source_policy_documents = [data.aws_iam_policy_document.handler_basics["validate_code"].json]
-
+# Reading build artifacts: validate_code, run_tests and the deploy handlers.
+data "aws_iam_policy_document" "read_artifacts" {
   statement {
     sid       = "ReadArtifacts"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
@@ -214,26 +213,18 @@ data "aws_iam_policy_document" "validate_code" {
   }
 }
 
+data "aws_iam_policy_document" "validate_code" {
+  source_policy_documents = [
+    data.aws_iam_policy_document.handler_basics["validate_code"].json,
+    data.aws_iam_policy_document.read_artifacts.json,
+  ]
+}
+
 data "aws_iam_policy_document" "run_tests" {
-  source_policy_documents = [data.aws_iam_policy_document.handler_basics["run_tests"].json]
-
-  statement {
-    sid       = "ReadArtifacts"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = [local.artifact_objects_arn]
-  }
-
-  statement {
-    sid       = "DecryptArtifacts"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.platform.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["s3.${local.region}.${local.dns_suffix}"]
-    }
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.handler_basics["run_tests"].json,
+    data.aws_iam_policy_document.read_artifacts.json,
+  ]
 
   statement {
     sid       = "InvokeApplicationAliases"
@@ -246,13 +237,10 @@ data "aws_iam_policy_document" "run_tests" {
 data "aws_iam_policy_document" "deploy" {
   for_each = toset(local.environments)
 
-  source_policy_documents = [data.aws_iam_policy_document.handler_basics[each.key].json]
-
-  statement {
-    sid       = "ReadArtifacts"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = [local.artifact_objects_arn]
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.handler_basics[each.key].json,
+    data.aws_iam_policy_document.read_artifacts.json,
+  ]
 
   # UpdateFunctionCode reads the release object with the caller's permissions.
   statement {
