@@ -7,7 +7,7 @@ HANDLERS := validate_code run_tests staging production rollback waiter
 SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
 ZIPS := $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/layer.zip $(BUILD)/app.zip
 
-.PHONY: install package test bench demo clean
+.PHONY: install package test bench demo clean local-aws
 
 install: $(VENV)/.installed
 
@@ -42,3 +42,7 @@ clean:
 demo: install package
 	POWERTOOLS_LOG_LEVEL=WARNING AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 		$(PY) -m local_aws.demo
+
+# A local AWS on 127.0.0.1 (moto with local_aws.compat) in the foreground, until Ctrl-C.
+local-aws: install
+	$(PY) -m local_aws.server

@@ -25,6 +25,7 @@ from typing import Any
 # re-entrant because a function may invoke another (run_tests invokes the application's alias).
 _invoke_lock = threading.RLock()
 _namespaces: dict[str, dict[str, ModuleType]] = {}
+_MISSING = object()  # marks an attribute that install() added rather than replaced
 CODE_CACHE = Path(os.environ.get("LOCAL_AWS_CODE_CACHE", Path.home() / ".cache" / "serverless-cd-local-aws"))
 
 
@@ -159,6 +160,199 @@ def iso_start_time(environment: Any) -> Any:
     return environment
 
 
+def validate_state_machine_definition(response: Any) -> Any:
+    """Gap: moto lacks Step Functions ValidateStateMachineDefinition. AWS answers `result` OK or
+    FAIL with a list of diagnostics (severity, code, message), here from moto's own ASL parser."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definition = response._get_param("definition")
+    diagnostics = []
+    try:
+        json.loads(definition)
+    except (TypeError, ValueError) as error:
+        diagnostics.append({"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": str(error)})
+    else:
+        try:
+            AmazonStateLanguageParser.parse(definition)
+        except Exception as error:  # noqa: BLE001 - every parser error is a finding about the definition
+            diagnostics.append({"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": str(error) or repr(error)})
+    return ActionResult({"result": "FAIL" if diagnostics else "OK", "diagnostics": diagnostics, "truncated": False})
+
+
+def list_state_machine_versions(response: Any) -> Any:
+    """Gap: moto lacks Step Functions ListStateMachineVersions. AWS lists the published versions of
+    a state machine, newest first, as {stateMachineVersionArn, creationDate}, with maxResults and
+    nextToken paging; a state machine without versions (or none at all) gives an empty list."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.exceptions import InvalidToken, StateMachineDoesNotExist
+
+    arn = response._get_param("stateMachineArn")
+    try:
+        state_machine = response.stepfunction_backend.describe_state_machine(arn)
+    except StateMachineDoesNotExist:
+        return ActionResult({"stateMachineVersions": []})
+    versions = sorted(getattr(state_machine, "versions", {}).values(), key=lambda version: version.version, reverse=True)
+    token = response._get_param("nextToken") or "0"
+    if not token.isdigit():
+        raise InvalidToken()
+    start, page_size = int(token), int(response._get_param("maxResults") or 0) or 100
+    page = versions[start : start + page_size]
+    result: dict[str, Any] = {"stateMachineVersions": [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in page]}
+    if start + page_size < len(versions):
+        result["nextToken"] = str(start + page_size)
+    return ActionResult(result)
+
+
+def pipeline_metadata(pipeline: Any) -> dict[str, Any]:
+    """Gap: moto returns CodePipeline metadata `created` and `updated` (GetPipeline, ListPipelines)
+    as ISO strings. AWS's JSON protocol sends timestamps as epoch seconds, which strict SDKs
+    (the Go SDK of Terraform's provider) require."""
+    from moto.core.utils import unix_time
+
+    return {"pipelineArn": pipeline._arn, "created": unix_time(pipeline._created), "updated": unix_time(pipeline._updated)}
+
+
+def delete_deployment_group(response: Any) -> Any:
+    """Gap: moto lacks CodeDeploy DeleteDeploymentGroup. AWS removes the group (and its tags) and
+    answers `hooksNotCleanedUp` (none for Lambda); deleting a group that is gone is not an error."""
+    from moto.core.responses import ActionResult
+
+    backend = response.codedeploy_backend
+    application_name = response._get_param("applicationName")
+    group_name = response._get_param("deploymentGroupName")
+    group = backend.deployment_groups.get(application_name, {}).pop(group_name, None)
+    if group is not None:
+        backend.tagger.delete_all_tags_for_resource(backend._deployment_group_arn(application_name, group_name))
+    return ActionResult({"hooksNotCleanedUp": []})
+
+
+def delete_application(response: Any) -> Any:
+    """Gap: moto lacks CodeDeploy DeleteApplication. AWS removes the application with its
+    deployment groups and tags; deleting an application that is gone is not an error."""
+    from moto.core.responses import EmptyResult
+
+    backend = response.codedeploy_backend
+    application_name = response._get_param("applicationName")
+    if backend.applications.pop(application_name, None) is not None:
+        for group_name in backend.deployment_groups.pop(application_name, {}):
+            backend.tagger.delete_all_tags_for_resource(backend._deployment_group_arn(application_name, group_name))
+        backend.tagger.delete_all_tags_for_resource(backend._application_arn(application_name))
+    return EmptyResult()
+
+
+# CodeBuild settings of these types name no location: CodePipeline hands the build its input and
+# takes its output, NO_SOURCE has the buildspec inline.
+CODEBUILD_LOCATIONLESS_TYPES = {"source": {"CODEPIPELINE", "NO_SOURCE"}, "artifacts": {"CODEPIPELINE"}}
+
+
+def check_codebuild_location(kind: str, settings: dict[str, Any], check: Any) -> None:
+    """Gap: moto requires a `location` in every CodeBuild project source and in artifacts other
+    than NO_ARTIFACTS. AWS requires one only where CodeBuild itself reads or writes: not for a
+    CODEPIPELINE or NO_SOURCE source, nor for CODEPIPELINE artifacts. Other settings go to moto's
+    own `check`."""
+    if settings.get("type") in CODEBUILD_LOCATIONLESS_TYPES[kind]:
+        return
+    check(settings)
+
+
+def deployment_group_info(group: Any, describe: Any) -> dict[str, Any]:
+    """Gap: moto's CodeDeploy GetDeploymentGroup answers an empty alarmConfiguration, and an empty
+    loadBalancerInfo for a group without a load balancer. AWS returns the alarms the group stops
+    on, whether that is enabled and ignorePollAlarmFailure (disabled, with no alarms, for a group
+    created without one), and no loadBalancerInfo unless one was set (a Lambda group has none).
+    `describe` is moto's description."""
+    info: dict[str, Any] = describe(group)
+    info["alarmConfiguration"] = group.alarm_configuration or {"enabled": False, "ignorePollAlarmFailure": False, "alarms": []}
+    if not info.get("loadBalancerInfo"):
+        info.pop("loadBalancerInfo", None)
+    return info
+
+
+def create_codebuild_project(response: Any, create: Any) -> Any:
+    """Gap: moto ignores the encryptionKey of a new CodeBuild project and reports the AWS managed
+    S3 key (alias/aws/s3). AWS keeps the customer managed key the project names. `create` is
+    moto's CreateProject."""
+    result = create(response)
+    key = response._get_param("encryptionKey")
+    if key:
+        response.codebuild_backend.codebuild_projects[response._get_param("name")].project_metadata["encryptionKey"] = key
+    return result
+
+
+def get_bucket_notification(response: Any) -> Any:
+    """Gap: moto's S3 GetBucketNotificationConfiguration leaves out EventBridgeConfiguration. AWS
+    returns it (an empty element) when the bucket sends its events to EventBridge."""
+    from moto.core.responses import ActionResult, EmptyResult
+
+    configuration = response.backend.get_bucket_notification_configuration(response.bucket_name)
+    if not configuration:
+        return response.serialized(EmptyResult())
+
+    def entries(items: list[Any], arn_key: str) -> list[dict[str, Any]]:
+        found = []
+        for item in items:
+            entry = {"Id": item.id, arn_key: item.arn, "Events": item.events}
+            if item.filters:
+                entry["Filter"] = {"Key": {"FilterRules": item.filters["S3Key"]["FilterRule"]}}
+            found.append(entry)
+        return found
+
+    result: dict[str, Any] = {
+        "TopicConfigurations": entries(configuration.topic, "TopicArn"),
+        "QueueConfigurations": entries(configuration.queue, "QueueArn"),
+        "LambdaFunctionConfigurations": entries(configuration.cloud_function, "LambdaFunctionArn"),
+    }
+    if configuration.event_bridge is not None:
+        result["EventBridgeConfiguration"] = {}
+    response.data["Action"] = "GetBucketNotificationConfiguration"
+    return response.serialized(ActionResult(result))
+
+
+# The request context AWS evaluates bucket policy conditions against, as far as it is the same for
+# every request: AWS endpoints are HTTPS, so aws:SecureTransport is true.
+REQUEST_CONTEXT = {"aws:securetransport": "true"}
+CONDITION_OPERATORS = {
+    "Bool": lambda actual, expected: actual == expected.lower(),
+    "StringEquals": lambda actual, expected: actual == expected,
+}
+
+
+def _condition_holds(condition: dict[str, dict[str, Any]]) -> bool:
+    for operator, tests in condition.items():
+        compare = CONDITION_OPERATORS.get(operator)
+        if compare is None:  # not evaluated here; moto lets such a statement apply
+            continue
+        for key, expected in tests.items():
+            actual = REQUEST_CONTEXT.get(key.lower())
+            values = expected if isinstance(expected, list) else [expected]
+            if actual is None or not any(compare(actual, str(value)) for value in values):
+                return False
+    return True
+
+
+def bucket_permission(bucket: Any, action: str, resource: str) -> Any:
+    """Gap: moto applies a bucket policy statement whatever its Condition, so the usual
+    DenyInsecureTransport statement (Deny s3:* when aws:SecureTransport is false) denies every
+    request. AWS applies a statement only when its condition holds; requests reach it over HTTPS.
+    Bool and StringEquals conditions are evaluated against that context, others left to moto."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    if bucket.policy is None:
+        return PermissionResult.NEUTRAL
+    statements = json.loads(bucket.policy)["Statement"]
+    permitted = False
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not _condition_holds(statement.get("Condition", {})):
+            continue
+        unconditional = {name: value for name, value in statement.items() if name != "Condition"}
+        result = IAMPolicyStatement(unconditional).is_action_permitted(action, resource)
+        if result == PermissionResult.DENIED:
+            return result
+        permitted = permitted or result == PermissionResult.PERMITTED
+    return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+
 class LocalAws:
     """The patches in force, with the knobs tests use to inject failures."""
 
@@ -194,7 +388,44 @@ class LocalAws:
         CodeDeployBackend.get_deployment = get_deployment  # type: ignore[method-assign]
         LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
         ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
+        self._install_api_gaps()
+
+    def _install_api_gaps(self) -> None:
+        """The API gaps met by applying, planning and destroying the Terraform configuration
+        against moto's server (local_aws.server), and by running the state machine it creates."""
+        from moto.codebuild import responses as codebuild_responses
+        from moto.codebuild.responses import CodeBuildResponse
+        from moto.codedeploy import responses as codedeploy_responses
+        from moto.codedeploy.responses import CodeDeployResponse
+        from moto.codepipeline.models import CodePipeline
+        from moto.s3.models import FakeBucket
+        from moto.s3.responses import S3Response
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        check_source = codebuild_responses._validate_required_params_source
+        check_artifacts = codebuild_responses._validate_required_params_artifacts
+        describe_group = codedeploy_responses._deployment_group_info
+        create_project = CodeBuildResponse.create_project
+        replacements: list[tuple[Any, str, Any]] = [
+            (StepFunctionResponse, "validate_state_machine_definition", validate_state_machine_definition),
+            (StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions),
+            (CodePipeline, "metadata", property(pipeline_metadata)),
+            (CodeDeployResponse, "delete_deployment_group", delete_deployment_group),
+            (CodeDeployResponse, "delete_application", delete_application),
+            (codebuild_responses, "_validate_required_params_source", lambda settings: check_codebuild_location("source", settings, check_source)),
+            (codebuild_responses, "_validate_required_params_artifacts", lambda settings: check_codebuild_location("artifacts", settings, check_artifacts)),
+            (codedeploy_responses, "_deployment_group_info", lambda group: deployment_group_info(group, describe_group)),
+            (CodeBuildResponse, "create_project", lambda response: create_codebuild_project(response, create_project)),
+            (S3Response, "get_bucket_notification", get_bucket_notification),
+            (FakeBucket, "get_permission", bucket_permission),
+        ]
+        for owner, name, replacement in replacements:
+            self._restore.append((owner, name, vars(owner).get(name, _MISSING)))
+            setattr(owner, name, replacement)
 
     def uninstall(self) -> None:
-        for owner, name, original in self._restore:
-            setattr(owner, name, original)
+        for owner, name, original in reversed(self._restore):
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
