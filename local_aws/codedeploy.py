@@ -166,7 +166,7 @@ class LambdaDeployments:
 
         lambdas = lambda_backends[backend.account_id][backend.region_name]
         routing = {"AdditionalVersionWeights": weights or {}}
-        lambdas.update_alias(progress.alias, progress.function_name, version, "", routing)
+        lambdas.update_alias(progress.alias, progress.function_name, version, None, routing)
 
 
 def alarm_names(group: Any) -> list[str]:

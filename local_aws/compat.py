@@ -2,7 +2,8 @@
 
 `install()` patches moto in this process. Each gap names the AWS behaviour it reproduces; nothing
 here replaces what is under test: handlers run from the exact code bytes stored in Lambda, with the
-function's handler string and environment variables.
+function's handler string and environment variables. CodeDeploy for Lambda is emulated in
+local_aws/codedeploy.py and the fast clock is local_aws/clock.py; `install()` wires both in.
 """
 
 import contextlib
@@ -20,6 +21,9 @@ from datetime import timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from local_aws import clock, codedeploy
+from local_aws.codedeploy import LambdaDeployments
 
 # Invocations run one at a time: they swap process-wide state (modules, environment). The lock is
 # re-entrant because a function may invoke another (run_tests invokes the application's alias).
@@ -126,28 +130,6 @@ def run_lambda_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
                 "stackTrace": traceback.format_tb(error.__traceback__),
             }
             return json.dumps(payload), True, ""
-
-
-def _lambda_backend(account_id: str, region: str) -> Any:
-    from moto.awslambda.models import lambda_backends
-
-    return lambda_backends[account_id][region]
-
-
-def finish_lambda_deployment(backend: Any, deployment: Any, failing_groups: set[str]) -> None:
-    """Gap: moto's CodeDeploy deployments stay Created. For Lambda, AWS reads the AppSpec and moves
-    the alias from CurrentVersion to TargetVersion; a failed deployment leaves it where it was."""
-    if deployment.status != "Created":
-        return
-    if deployment.deployment_group_name in failing_groups:
-        deployment.status = "Failed"
-        return
-    content = deployment.revision["appSpecContent"]["content"]
-    lambdas = _lambda_backend(backend.account_id, backend.region_name)
-    for resource in json.loads(content)["Resources"]:
-        for properties in (spec["Properties"] for spec in resource.values()):
-            lambdas.update_alias(properties["Alias"], properties["Name"], str(properties["TargetVersion"]), "", None)
-    deployment.status = "Succeeded"
 
 
 def iso_start_time(environment: Any) -> Any:
@@ -354,23 +336,23 @@ def bucket_permission(bucket: Any, action: str, resource: str) -> Any:
 
 
 class LocalAws:
-    """The patches in force, with the knobs tests use to inject failures."""
+    """The patches in force, with the knobs tests use to inject failures.
 
-    def __init__(self) -> None:
-        self.failing_deployment_groups: set[str] = set()
+    `speedup` runs CodeDeploy's traffic shifting and the state machine's Wait and Retry times that
+    many times faster than the wall clock (local_aws/clock.py)."""
+
+    def __init__(self, speedup: float = 1.0) -> None:
+        self.speedup = speedup
+        self.deployments = LambdaDeployments(speedup)
+
+    @property
+    def failing_deployment_groups(self) -> set[str]:
+        """Deployment groups whose next deployments fail, as a failed hook or script would."""
+        return self.deployments.failing_groups
 
     def install(self) -> None:
         from moto.awslambda.models import LambdaFunction
-        from moto.codedeploy.models import CodeDeployBackend
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-        local = self
-        original_get_deployment = CodeDeployBackend.get_deployment
-
-        def get_deployment(backend: Any, deployment_id: str) -> Any:
-            deployment = original_get_deployment(backend, deployment_id)
-            finish_lambda_deployment(backend, deployment, local.failing_deployment_groups)
-            return deployment
 
         def invoke_lambda(function: Any, event: Any = None) -> tuple[str, bool, str]:
             return run_lambda_in_process(function, event if event is not None else {})
@@ -381,11 +363,11 @@ class LocalAws:
             return iso_start_time(original_environment(worker))
 
         self._restore = [
-            (CodeDeployBackend, "get_deployment", original_get_deployment),
             (LambdaFunction, "_invoke_lambda", LambdaFunction._invoke_lambda),
             (ExecutionWorker, "_get_evaluation_environment", original_environment),
         ]
-        CodeDeployBackend.get_deployment = get_deployment  # type: ignore[method-assign]
+        patched = codedeploy.patch_moto(self.deployments) + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else [])
+        self._restore += [(owner, name, _MISSING if original is None else original) for owner, name, original in patched]
         LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
         ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
         self._install_api_gaps()
