@@ -14,7 +14,7 @@ COMMIT_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 def field(event: Any, path: str, kind: type | tuple[type, ...], *, default: Any = MISSING) -> Any:
     """The value at dotted `path` in `event`, checked against `kind`."""
     value = event
-    walked = []
+    walked: list[str] = []
     for part in path.split("."):
         if not isinstance(value, Mapping):
             where = ".".join(walked) or "the event"

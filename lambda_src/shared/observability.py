@@ -70,4 +70,4 @@ def lambda_entry(handler: Handler) -> Handler:
             raise reported.with_traceback(None) from None
 
     traced = tracer.capture_lambda_handler(wrapper, capture_response=False)
-    return logger.inject_lambda_context(traced, log_event=False)  # type: ignore[return-value]
+    return logger.inject_lambda_context(traced, log_event=False)  # type: ignore[no-any-return]
