@@ -5,7 +5,6 @@ or a local mirror of the hashicorp/aws provider is missing), and static checks o
 with python-hcl2, which need neither.
 """
 
-import glob
 import json
 import os
 import re
@@ -20,11 +19,12 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
+from local_aws.terraform import PROVIDER_DIR, cli_config, find_provider_mirror
+
 ROOT = Path(__file__).resolve().parent.parent
 ASL = ROOT / "asl" / "deployment.asl.json"
 HANDLERS = {"validate_code", "run_tests", "staging", "production", "rollback", "waiter"}
 PACKAGES = sorted(HANDLERS) + ["layer", "app"]
-PROVIDER_DIR = Path("registry.terraform.io") / "hashicorp" / "aws"
 HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 
 # The one statement allowed a wildcard action: the account-root statement of the key policy, which
@@ -74,31 +74,6 @@ def statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield content
 
 
-def find_provider_mirror() -> Path | None:
-    candidates: list[Path] = []
-    cli_config = os.environ.get("TF_CLI_CONFIG_FILE")
-    if cli_config and Path(cli_config).is_file():
-        text = Path(cli_config).read_text(encoding="utf-8", errors="replace")
-        for block in re.findall(r"filesystem_mirror\s*\{(.*?)\}", text, flags=re.S):
-            candidates += [Path(path) for path in re.findall(r'path\s*=\s*"([^"]+)"', block)]
-    home = Path.home()
-    candidates += [
-        Path("/opt/tf-plugins"),
-        home / ".terraform.d" / "plugins",
-        home / ".local" / "share" / "terraform" / "plugins",
-        Path("/usr/local/share/terraform/plugins"),
-        Path("/usr/share/terraform/plugins"),
-    ]
-    for candidate in candidates:
-        if (candidate / PROVIDER_DIR).is_dir():
-            return candidate
-    for root in ("/opt", "/usr/local/share", "/usr/share", str(home)):
-        for depth in ("*", "*/*", "*/*/*"):
-            for match in glob.glob(f"{root}/{depth}/{PROVIDER_DIR}"):
-                return Path(match).parents[2]
-    return None
-
-
 def terraform(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -115,16 +90,7 @@ def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     mirror = find_provider_mirror()
     if mirror is None:
         pytest.skip(f"no filesystem mirror holding {PROVIDER_DIR} found: HCL not validated")
-    config = tmp_path_factory.mktemp("terraform-cli") / "cli.tfrc"
-    config.write_text(
-        "provider_installation {\n"
-        "  filesystem_mirror {\n"
-        f'    path    = "{mirror}"\n'
-        '    include = ["registry.terraform.io/hashicorp/*"]\n'
-        "  }\n"
-        "}\n",
-        encoding="utf-8",
-    )
+    config = cli_config(tmp_path_factory.mktemp("terraform-cli"), mirror)
     env = dict(os.environ, TF_CLI_CONFIG_FILE=str(config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
     env.pop("TF_DATA_DIR", None)
     return env
