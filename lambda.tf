@@ -340,7 +340,10 @@ data "aws_iam_policy_document" "rollback" {
 }
 
 data "aws_iam_policy_document" "waiter" {
-  source_policy_documents = [data.aws_iam_policy_document.handler_basics["waiter"].json]
+  source_policy_documents = [
+    data.aws_iam_policy_document.handler_basics["waiter"].json,
+    data.aws_iam_policy_document.execution_data.json,
+  ]
 
   statement {
     sid       = "StartDeployment"
@@ -352,19 +355,6 @@ data "aws_iam_policy_document" "waiter" {
     sid       = "FollowDeployments"
     actions   = ["states:DescribeExecution"]
     resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*"]
-  }
-
-  # The state machine's input and output are encrypted with the platform key.
-  statement {
-    sid       = "EncryptExecutionData"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.platform.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:states:stateMachineArn"
-      values   = [local.state_machine_arn]
-    }
   }
 
   # PutJobSuccessResult and PutJobFailureResult have no resource-level permissions.

@@ -31,7 +31,25 @@ resource "aws_iam_role" "state_machine" {
   assume_role_policy = data.aws_iam_policy_document.state_machine_trust.json
 }
 
+# The state machine's definition, input, output and history are encrypted with the platform key:
+# both the state machine and the waiter, which starts and reads executions, use it for them.
+data "aws_iam_policy_document" "execution_data" {
+  statement {
+    sid       = "EncryptExecutionData"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.platform.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+      values   = [local.state_machine_arn]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "state_machine" {
+  source_policy_documents = [data.aws_iam_policy_document.execution_data.json]
+
   statement {
     sid     = "InvokeHandlers"
     actions = ["lambda:InvokeFunction"]
@@ -53,19 +71,6 @@ data "aws_iam_policy_document" "state_machine" {
     sid       = "Notify"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.notifications.arn]
-  }
-
-  # Execution history and the definition, encrypted with the platform key.
-  statement {
-    sid       = "EncryptExecutions"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.platform.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:states:stateMachineArn"
-      values   = [local.state_machine_arn]
-    }
   }
 
   # The encrypted topic and table.
