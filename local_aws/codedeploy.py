@@ -6,7 +6,10 @@ time elapsed on a clock that can run faster than the wall clock:
 
 - Created -> InProgress: the AppSpec is read; `live` keeps CurrentVersion and routes the canary or
   linear share to TargetVersion (the alias's RoutingConfig), step by step;
-- InProgress -> Succeeded: `live` points at TargetVersion with no routing left;
+- InProgress -> Succeeded: `live` points at TargetVersion with no routing left, and after
+  `completion_lag_seconds` more (CodeDeploy's own steps after the last shift) the deployment succeeds;
+- a deployment to a group in `stuck_groups` stays InProgress with `live` untouched, as one whose
+  BeforeAllowTraffic hook never reports back does;
 - -> Failed: an alarm of the group is in ALARM, or the group was told to fail; with automatic
   rollback enabled, `live` goes back to CurrentVersion with no routing;
 - -> Stopped: StopDeployment; with autoRollbackEnabled, `live` goes back to CurrentVersion.
@@ -58,16 +61,26 @@ class Progress:
     target_version: str
     started: float
     plan: list[Shift]
+    stuck: bool = False
     error: dict[str, str] = field(default_factory=dict)
 
 
 class LambdaDeployments:
     """Runs moto's CodeDeploy deployments of Lambda aliases; see the module docstring."""
 
-    def __init__(self, speedup: float = 1.0) -> None:
+    def __init__(self, speedup: float = 1.0, completion_lag_seconds: float = 0.0) -> None:
         self.speedup = speedup
+        self.completion_lag_seconds = completion_lag_seconds
         self.failing_groups: set[str] = set()
+        self.stuck_groups: set[str] = set()
         self._progress: dict[str, Progress] = {}
+
+    def succeeded_at(self, deployment_id: str) -> float | None:
+        """When (time.monotonic) the deployment succeeded, whenever it was read afterwards."""
+        progress = self._progress.get(deployment_id)
+        if progress is None or progress.error or progress.stuck:
+            return None
+        return progress.started + (progress.plan[-1].after_seconds + self.completion_lag_seconds) / self.speedup
 
     # --- moto hooks ------------------------------------------------------------------------------
 
@@ -89,12 +102,18 @@ class LambdaDeployments:
         if failure:
             self._finish(backend, deployment, progress, "Failed", failure, rollback=self._rolls_back_on(deployment, failure["code"]))
             return
+        if progress.stuck:
+            deployment.status = "InProgress"
+            return
         elapsed = (time.monotonic() - progress.started) * self.speedup
         weight = max(step.weight for step in progress.plan if step.after_seconds <= elapsed)
         if weight >= 1.0:
             self._point_alias(backend, progress, progress.target_version)
-            deployment.status = "Succeeded"
-            deployment.complete_time = datetime.now(timezone.utc)
+            if elapsed >= progress.plan[-1].after_seconds + self.completion_lag_seconds:
+                deployment.status = "Succeeded"
+                deployment.complete_time = datetime.now(timezone.utc)
+            else:
+                deployment.status = "InProgress"
         else:
             self._point_alias(backend, progress, progress.current_version, {progress.target_version: weight})
             deployment.status = "InProgress"
@@ -130,6 +149,7 @@ class LambdaDeployments:
             target_version=str(properties["TargetVersion"]),
             started=time.monotonic(),
             plan=shift_plan(str(deployment.deployment_config_name)),
+            stuck=deployment.deployment_group_name in self.stuck_groups,
         )
         self._progress[deployment.deployment_id] = progress
         deployment.start_time = datetime.now(timezone.utc)

@@ -9,15 +9,20 @@ CodePipeline runs them:
 - Invoke (Lambda): the function is invoked with a CodePipeline job event; a success with a
   continuation token invokes it again with that token (as a new job), until it posts a final
   success or a failure.
+A pipeline in QUEUED execution mode (V2) runs each stage for one execution at a time: a commit
+pushed while another is in a stage waits for that stage, in order of arrival. Other execution
+modes (SUPERSEDED, PARALLEL) are run as PARALLEL.
 Gap: moto has no PutJobSuccessResult / PutJobFailureResult; `JobResults.patch_moto` adds both.
 """
 
+import contextlib
 import io
 import json
 import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -29,6 +34,16 @@ import boto3
 import yaml
 
 VARIABLE = re.compile(r"#\{([A-Za-z0-9_@-]+)\.([A-Za-z0-9_@-]+)\}")
+_stage_locks: dict[tuple[str, str], threading.Lock] = {}
+_stage_locks_guard = threading.Lock()
+
+
+def stage_lock(pipeline: dict[str, Any], stage: str) -> "threading.Lock | None":
+    """The lock a QUEUED pipeline's stage is held by while an execution runs in it."""
+    if pipeline.get("executionMode") != "QUEUED":
+        return None
+    with _stage_locks_guard:
+        return _stage_locks.setdefault((pipeline["name"], stage), threading.Lock())
 
 
 @dataclass
@@ -39,6 +54,7 @@ class ActionRun:
     summary: str
     seconds: float
     output_variables: dict[str, str] = field(default_factory=dict)
+    external_execution_id: str | None = None  # what the action ran, e.g. a state machine execution
 
 
 @dataclass
@@ -51,6 +67,10 @@ class PipelineRun:
     @property
     def status(self) -> str:
         return "Failed" if any(action.status == "Failed" for action in self.actions) else "Succeeded"
+
+    def action(self, stage: str) -> ActionRun | None:
+        """The last action run in `stage`, or None if the run did not reach it."""
+        return next((action for action in reversed(self.actions) if action.stage == stage), None)
 
 
 class JobResults:
@@ -100,29 +120,38 @@ def push_commit(
     variables = {"codepipeline": {"PipelineExecutionId": run.execution_id}}
     artifacts: dict[str, tuple[str, str]] = {}
     for stage in pipeline["stages"]:
-        for action in stage["actions"]:
-            started = time.monotonic()
-            kind = action["actionTypeId"]["category"]
-            try:
-                if kind == "Source":
-                    summary, outputs = run_source(action, source, commit_id, bucket, pipeline_name, artifacts)
-                elif kind == "Build":
-                    summary, outputs = run_build(action, bucket, pipeline_name, artifacts)
-                elif kind == "Invoke":
-                    summary, outputs = run_invoke(action, variables, artifacts, results, continuation_interval_seconds, max_invocations)
-                else:
-                    raise ActionFailed(f"the local pipeline cannot run {kind} actions")
-            except ActionFailed as failure:
-                run.actions.append(ActionRun(stage["name"], action["name"], "Failed", str(failure), time.monotonic() - started))
-                return run
-            if action.get("namespace"):
-                variables[action["namespace"]] = outputs
-            run.actions.append(ActionRun(stage["name"], action["name"], "Succeeded", summary, time.monotonic() - started, outputs))
+        lock = stage_lock(pipeline, stage["name"])
+        with lock if lock is not None else contextlib.nullcontext():
+            for action in stage["actions"]:
+                started = time.monotonic()
+                kind = action["actionTypeId"]["category"]
+                external_id = None
+                try:
+                    if kind == "Source":
+                        summary, outputs = run_source(action, source, commit_id, bucket, pipeline_name, artifacts)
+                    elif kind == "Build":
+                        summary, outputs = run_build(action, bucket, pipeline_name, artifacts)
+                    elif kind == "Invoke":
+                        summary, outputs, external_id = run_invoke(action, variables, artifacts, results, continuation_interval_seconds, max_invocations)
+                    else:
+                        raise ActionFailed(f"the local pipeline cannot run {kind} actions")
+                except ActionFailed as failure:
+                    seconds = time.monotonic() - started
+                    run.actions.append(ActionRun(stage["name"], action["name"], "Failed", str(failure), seconds, external_execution_id=failure.external_id))
+                    return run
+                if action.get("namespace"):
+                    variables[action["namespace"]] = outputs
+                seconds = time.monotonic() - started
+                run.actions.append(ActionRun(stage["name"], action["name"], "Succeeded", summary, seconds, outputs, external_id))
     return run
 
 
 class ActionFailed(Exception):
     """The action failed; the message is what CodePipeline would show."""
+
+    def __init__(self, message: str, external_id: str | None = None) -> None:
+        super().__init__(message)
+        self.external_id = external_id
 
 
 def upload_artifact(bucket: str, pipeline_name: str, artifact_name: str, data: bytes) -> tuple[str, str]:
@@ -205,7 +234,7 @@ def run_invoke(
     results: JobResults,
     interval_seconds: float,
     max_invocations: int,
-) -> tuple[str, dict[str, str]]:
+) -> tuple[str, dict[str, str], str | None]:
     user_parameters = resolve(action["configuration"].get("UserParameters", ""), variables)
     token: str | None = None
     for _ in range(max_invocations):
@@ -217,11 +246,11 @@ def run_invoke(
             error = response["Payload"].read().decode()[:1500]
             raise ActionFailed(f"the function posted no job result (it returned {error})")
         if result["result"] == "failure":
-            raise ActionFailed(result["failureDetails"]["message"])
-        summary = result.get("executionDetails", {}).get("summary", "")
+            raise ActionFailed(result["failureDetails"]["message"], result["failureDetails"].get("externalExecutionId"))
+        details = result.get("executionDetails", {})
         token = result.get("continuationToken")
         if token is None:
-            return summary, dict(result.get("outputVariables") or {})
+            return details.get("summary", ""), dict(result.get("outputVariables") or {}), details.get("externalExecutionId")
         time.sleep(interval_seconds)
     raise ActionFailed(f"still in progress after {max_invocations} invocations")
 

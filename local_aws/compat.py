@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local_aws import clock, codedeploy
+from local_aws import clock, codedeploy, faults, iam
 from local_aws.codedeploy import LambdaDeployments
 
 # Invocations run one at a time: they swap process-wide state (modules, environment). The lock is
@@ -103,13 +103,43 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def run_lambda_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
+@contextlib.contextmanager
+def _default_boto3_session() -> Iterator[None]:
+    """A fresh boto3 default session for the invocation, so clients it creates read the function's
+    credentials from its environment rather than those another function's clients resolved."""
+    import boto3
+
+    saved = boto3.DEFAULT_SESSION
+    boto3.DEFAULT_SESSION = None
+    try:
+        yield
+    finally:
+        boto3.DEFAULT_SESSION = saved
+
+
+def role_credentials(function: Any) -> dict[str, str]:
+    """Lambda gives a function its execution role's session credentials in its environment; these
+    come from the local STS, for the role the function was created with."""
+    from moto.sts.models import sts_backends
+
+    role = sts_backends[function.account_id]["global"].assume_role(
+        region_name=function.region, role_session_name=function.function_name, role_arn=function.role,
+        policy=None, duration=3600, external_id=None,
+    )
+    return {"AWS_ACCESS_KEY_ID": role.access_key_id, "AWS_SECRET_ACCESS_KEY": role.secret_access_key, "AWS_SESSION_TOKEN": role.session_token}
+
+
+def run_lambda_in_process(function: Any, event: Any, identity: iam.Identity | None = None) -> tuple[str, bool, str]:
     """Gap: moto runs Lambda code only in Docker. AWS runs the handler named by the function's
-    handler string from its deployment package, with its environment variables; so does this."""
+    handler string from its deployment package, with its environment variables and its execution
+    role's credentials; so does this. With `identity`, every AWS call the handler makes is checked
+    against that role's policies (local_aws/iam.py)."""
     module_name, _, function_name = function.handler.rpartition(".")
     folder = _extract(function.code_bytes, function.code_sha_256)
     variables = {name: str(value) for name, value in (function.environment_vars or {}).items()}
     variables |= {"AWS_LAMBDA_FUNCTION_NAME": function.function_name, "AWS_LAMBDA_FUNCTION_VERSION": str(function.version)}
+    if identity is not None:
+        variables |= role_credentials(function)
     context = InvocationContext(
         function_name=function.function_name,
         function_version=str(function.version),
@@ -118,7 +148,7 @@ def run_lambda_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
         aws_request_id=str(uuid.uuid4()),
         log_group_name=f"/aws/lambda/{function.function_name}",
     )
-    with _invoke_lock, _environment(variables), _code_namespace(folder, function.code_sha_256):
+    with _invoke_lock, _environment(variables), _default_boto3_session(), _code_namespace(folder, function.code_sha_256), iam.acting_as(identity), faults.running(function.function_name):
         try:
             module = __import__(module_name, fromlist=[function_name])
             result = getattr(module, function_name)(event, context)
@@ -130,6 +160,26 @@ def run_lambda_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
                 "stackTrace": traceback.format_tb(error.__traceback__),
             }
             return json.dumps(payload), True, ""
+
+
+def role_identity(account_id: str, role_arn: str, session_name: str) -> iam.Identity:
+    """The identity a function or state machine acts as: its role, with the policies attached now."""
+    from moto.iam.models import iam_backends
+
+    return iam.Identity(role_arn, session_name, iam.role_policies(iam_backends[account_id]["global"], role_arn))
+
+
+def lambda_task_error(state: Any, env: Any, error: Exception, original: Any) -> Any:
+    """Gap: moto names every Lambda API error of a Task state "Exception". AWS names it after the
+    Lambda exception, e.g. Lambda.TooManyRequestsException for a throttled invocation, which is
+    what a Retry's ErrorEquals matches. `original` is moto's _from_error."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+
+    failure = original(state, env=env, ex=error)
+    if isinstance(error, ClientError):
+        failure.error_name = CustomErrorName(f"Lambda.{error.response['Error']['Code']}")
+    return failure
 
 
 def iso_start_time(environment: Any) -> Any:
@@ -339,37 +389,83 @@ class LocalAws:
     """The patches in force, with the knobs tests use to inject failures.
 
     `speedup` runs CodeDeploy's traffic shifting and the state machine's Wait and Retry times that
-    many times faster than the wall clock (local_aws/clock.py)."""
+    many times faster than the wall clock (local_aws/clock.py). With `check_iam`, each function
+    runs as its execution role and each state machine execution as the state machine's role: every
+    AWS call they make is checked against the role's policies (local_aws/iam.py)."""
 
-    def __init__(self, speedup: float = 1.0) -> None:
+    def __init__(self, speedup: float = 1.0, check_iam: bool = False) -> None:
         self.speedup = speedup
+        self.check_iam = check_iam
         self.deployments = LambdaDeployments(speedup)
+        self.faults = faults.Faults()
+        self.throttled_invocations: dict[str, int] = {}
 
     @property
     def failing_deployment_groups(self) -> set[str]:
         """Deployment groups whose next deployments fail, as a failed hook or script would."""
         return self.deployments.failing_groups
 
+    def throttle(self, function_name: str, times: int) -> None:
+        """The next `times` invocations of the function are throttled (TooManyRequestsException),
+        as Lambda does when the function or the account is out of concurrency."""
+        self.throttled_invocations[function_name] = times
+
+    def _throttled(self, function: Any) -> bool:
+        remaining = self.throttled_invocations.get(function.function_name, 0)
+        if remaining <= 0:
+            return False
+        self.throttled_invocations[function.function_name] = remaining - 1
+        return True
+
     def install(self) -> None:
         from moto.awslambda.models import LambdaFunction
+        from moto.core.exceptions import JsonRESTError
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+        local = self
+
         def invoke_lambda(function: Any, event: Any = None) -> tuple[str, bool, str]:
-            return run_lambda_in_process(function, event if event is not None else {})
+            if local._throttled(function):
+                raise TooManyRequests(function.function_name)
+            identity = role_identity(function.account_id, function.role, function.function_name) if local.check_iam else None
+            return run_lambda_in_process(function, event if event is not None else {}, identity)
 
         original_environment = ExecutionWorker._get_evaluation_environment
+        original_logic = ExecutionWorker._execution_logic
+        original_task_error = StateTaskLambda._from_error
 
         def evaluation_environment(worker: Any) -> Any:
             return iso_start_time(original_environment(worker))
 
+        def execution_logic(worker: Any) -> None:
+            # Gap: moto's interpreter calls AWS as nobody in particular. AWS makes the state
+            # machine's calls (Lambda Invoke, DynamoDB, SNS) with the state machine's role.
+            details = worker._evaluation_details
+            arn = details.aws_execution_details.role_arn
+            identity = role_identity(arn.split(":")[4], arn, details.execution_details.name) if local.check_iam else None
+            with iam.acting_as(identity):
+                original_logic(worker)
+
+        class TooManyRequests(JsonRESTError):
+            code = 429
+
+            def __init__(self, function_name: str) -> None:
+                super().__init__("TooManyRequestsException", f"Rate exceeded for function {function_name} (throttled by the local AWS)")
+
         self._restore = [
             (LambdaFunction, "_invoke_lambda", LambdaFunction._invoke_lambda),
             (ExecutionWorker, "_get_evaluation_environment", original_environment),
+            (ExecutionWorker, "_execution_logic", original_logic),
+            (StateTaskLambda, "_from_error", original_task_error),
         ]
         patched = codedeploy.patch_moto(self.deployments) + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else [])
         self._restore += [(owner, name, _MISSING if original is None else original) for owner, name, original in patched]
         LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
         ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
+        ExecutionWorker._execution_logic = execution_logic  # type: ignore[method-assign]
+        StateTaskLambda._from_error = lambda state, env, ex: lambda_task_error(state, env, ex, original_task_error)  # type: ignore[method-assign]
+        self._undo_botocore = [iam.patch_botocore(), self.faults.patch_botocore()]
         self._install_api_gaps()
 
     def _install_api_gaps(self) -> None:
@@ -406,6 +502,8 @@ class LocalAws:
             setattr(owner, name, replacement)
 
     def uninstall(self) -> None:
+        for undo in reversed(self._undo_botocore):
+            undo()
         for owner, name, original in reversed(self._restore):
             if original is _MISSING:
                 delattr(owner, name)

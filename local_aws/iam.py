@@ -8,7 +8,7 @@ request leaves botocore, while a function runs (see `acting_as`):
 - checked: the IAM action of every call, for every service (explicit Deny wins, then any Allow);
   the resource, for calls that name it: S3 objects and buckets, Lambda functions (with qualifier),
   DynamoDB tables, Step Functions state machines and executions, SNS topics, CodeDeploy deployment
-  groups and configs; other calls match on the action alone, as if the resource were "*";
+  groups and configs; other calls (e.g. codedeploy:GetDeployment, which names only a deployment id) match on the action alone, whatever Resource the statement scopes it to;
 - not checked: conditions, resource-based policies (bucket, key and function policies),
   permission boundaries and SCPs, and KMS use behind S3, DynamoDB or SNS.
 A denied call raises the ClientError AWS would: AccessDenied / AccessDeniedException.
@@ -88,7 +88,8 @@ def matches(pattern: str, value: str, case_sensitive: bool = True) -> bool:
 
 
 def decision(policies: tuple[dict[str, Any], ...], action: str, resources: list[str]) -> str:
-    """'Deny', 'Allow' or 'ImplicitDeny' for `action` on every one of `resources`."""
+    """'Deny', 'Allow' or 'ImplicitDeny' for `action` on every one of `resources`; with no
+    resources (the call names none this module can read), on the action alone."""
     allowed = False
     for document in policies:
         for statement in as_list(document.get("Statement", [])):
@@ -110,7 +111,7 @@ def action_of(client: Any, operation: str) -> str:
 
 
 def resources_of(client: Any, operation: str, params: dict[str, Any], account: str) -> list[str]:
-    """The ARNs a call acts on, where its parameters name them; ["*"] otherwise."""
+    """The ARNs a call acts on, where its parameters name them; [] otherwise."""
     region = client.meta.region_name
     prefix = client.meta.service_model.signing_name
     if prefix == "s3" and "Bucket" in params:
@@ -134,7 +135,7 @@ def resources_of(client: Any, operation: str, params: dict[str, Any], account: s
             return [f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{params['applicationName']}/{params['deploymentGroupName']}"]
         if "deploymentConfigName" in params:
             return [f"arn:aws:codedeploy:{region}:{account}:deploymentconfig:{params['deploymentConfigName']}"]
-    return ["*"]
+    return []
 
 
 def denied(client: Any, operation: str, action: str, resource: str, identity: Identity) -> ClientError:
@@ -160,7 +161,7 @@ def patch_botocore() -> Callable[[], None]:
             action = action_of(client, operation)
             resources = resources_of(client, operation, params, account)
             if decision(identity.policies, action, resources) != "Allow":
-                raise denied(client, operation, action, resources[0], identity)
+                raise denied(client, operation, action, resources[0] if resources else "*", identity)
         return original(client, operation, params)
 
     BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]

@@ -14,21 +14,25 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from local_aws.compat import LocalAws
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
 
 
-def start_local_aws(port: int = 0, log_requests: bool = False) -> tuple[str, Callable[[], None]]:
-    """Start the local AWS on 127.0.0.1 (`port` 0: any free port), with empty backends. Returns
-    its URL and a function that stops it and undoes every change made to this process."""
+def start_local_aws(port: int = 0, log_requests: bool = False, patches: "LocalAws | None" = None) -> tuple[str, Callable[[], None]]:
+    """Start the local AWS on 127.0.0.1 (`port` 0: any free port), with empty backends and
+    `patches` (default: LocalAws()) installed. Returns its URL and a function that stops it and
+    undoes every change made to this process."""
     from moto import mock_aws
     from moto.server import ThreadedMotoServer
 
     from local_aws.compat import LocalAws
 
-    patches = LocalAws()
+    patches = patches or LocalAws()
     patches.install()
     # mock_aws does two things here. Its config is moto's user config, which the server reads on
     # every request (POST /moto-api/config sets the same dict). And it serves AWS calls made inside

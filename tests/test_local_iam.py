@@ -84,3 +84,9 @@ def test_calls_outside_a_function_are_not_checked(deployer: iam.Identity) -> Non
     boto3.client("s3").put_object(Bucket="artifacts", Key="by-the-test", Body=b"")
     with iam.acting_as(deployer), iam.acting_as(None):
         boto3.client("s3").put_object(Bucket="artifacts", Key="nested-unchecked", Body=b"")
+
+
+def test_a_call_naming_no_resource_is_decided_on_its_action(deployer: iam.Identity) -> None:
+    # e.g. codedeploy:GetDeployment names a deployment id, not the group ARN a policy scopes it to
+    assert iam.decision(deployer.policies, "dynamodb:GetItem", []) == "Allow"
+    assert iam.decision(deployer.policies, "dynamodb:PutItem", []) == "ImplicitDeny"

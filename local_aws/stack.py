@@ -1,0 +1,169 @@
+"""The whole platform on a local AWS: this repository's Terraform applied to `local_aws.server`,
+with commits pushed through the pipeline it defines.
+
+    stack = LocalStack.up()                  # start the local AWS, terraform init + apply
+    run = stack.push(source_folder, "c0ffee1")  # Source -> Build -> Deploy (the waiter)
+    stack.execution(run)                     # the DeploymentStateMachine execution it started
+    stack.down()                             # empty the buckets, terraform destroy, stop
+
+Everything runs in this process but Terraform: the local AWS serves Terraform over HTTP on
+127.0.0.1 and the calls made here in-process. Functions run as their execution roles and
+executions as the state machine's role, each call checked against the policies Terraform attached
+(local_aws/iam.py). Time runs `speedup` times faster for CodeDeploy's traffic shifting and the
+state machine's Wait and Retry (local_aws/clock.py); the handlers' own clocks are not scaled.
+"""
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local_aws.codedeploy import restore
+from local_aws.codepipeline import JobResults, PipelineRun, push_commit
+from local_aws.compat import LocalAws
+from local_aws.server import start_local_aws
+from local_aws.terraform import DEFAULT_WORKDIR, ROOT, LocalTerraform
+
+# Terraform's defaults except the deadline, which is the smallest the configuration allows so a
+# stuck deployment times out in a minute (handlers keep the wall clock).
+DEFAULT_VARIABLES = {"deployment_timeout_seconds": "60"}
+DEFAULT_SPEEDUP = 60.0
+
+
+@dataclass
+class LocalStack:
+    terraform: LocalTerraform
+    outputs: dict[str, Any]
+    patches: LocalAws
+    job_results: JobResults
+    url: str
+    _stop: Any
+    _restore_jobs: list[Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def up(
+        cls, workdir: Path = DEFAULT_WORKDIR, variables: dict[str, str] | None = None, speedup: float = DEFAULT_SPEEDUP, completion_lag_seconds: float = 0.0
+    ) -> "LocalStack":
+        """Start the local AWS and apply the Terraform to it (init and apply; raises on failure)."""
+        patches = LocalAws(speedup=speedup, check_iam=True)
+        patches.deployments.completion_lag_seconds = completion_lag_seconds
+        job_results = JobResults()
+        url, stop = start_local_aws(patches=patches)
+        restore_jobs = job_results.patch_moto()
+        try:
+            terraform = LocalTerraform.prepare(url, workdir=workdir, variables=DEFAULT_VARIABLES | (variables or {}))
+            seconds = {}
+            for step, command in (("init", terraform.init), ("apply", terraform.apply)):
+                started = time.monotonic()
+                command()
+                seconds[step] = time.monotonic() - started
+            return cls(terraform, terraform.outputs(), patches, job_results, url, stop, restore_jobs, seconds)
+        except BaseException:
+            restore(restore_jobs)
+            stop()
+            raise
+
+    # --- pushing commits ------------------------------------------------------------------------
+
+    def push(self, source: Path, commit_id: str) -> PipelineRun:
+        """Run the pipeline for the files in `source` as commit `commit_id`, to its end."""
+        return push_commit(self.outputs["pipeline_name"], source, commit_id, self.job_results, continuation_interval_seconds=0.05)
+
+    # --- what a user would look at ------------------------------------------------------------
+
+    def live_versions(self) -> dict[str, str]:
+        functions = boto3.client("lambda")
+        return {
+            environment: functions.get_alias(FunctionName=self.outputs[f"{environment}_function_name"], Name=self.outputs["alias_name"])["FunctionVersion"]
+            for environment in ("staging", "production")
+        }
+
+    def alias_routing(self, environment: str) -> dict[str, float]:
+        alias = boto3.client("lambda").get_alias(FunctionName=self.outputs[f"{environment}_function_name"], Name=self.outputs["alias_name"])
+        return dict(alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))
+
+    @staticmethod
+    def execution(run: PipelineRun) -> dict[str, Any] | None:
+        """The state machine execution the run's Deploy action started (described), if any."""
+        deploy = run.action("Deploy")
+        if deploy is None or not deploy.external_execution_id:
+            return None
+        return boto3.client("stepfunctions").describe_execution(executionArn=deploy.external_execution_id)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def history(execution_arn: str) -> list[dict[str, Any]]:
+        states = boto3.client("stepfunctions")
+        return states.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]  # type: ignore[no-any-return]
+
+    @classmethod
+    def states_entered(cls, execution_arn: str) -> list[str]:
+        return [event["stateEnteredEventDetails"]["name"] for event in cls.history(execution_arn) if "stateEnteredEventDetails" in event]
+
+    def record(self, commit_id: str, execution_name: str) -> dict[str, Any]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        key = {"commit_id": {"S": commit_id}, "execution_name": {"S": execution_name}}
+        item = boto3.client("dynamodb").get_item(TableName=self.outputs["deployments_table_name"], Key=key).get("Item", {})
+        return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
+
+    def notifications(self) -> list[dict[str, str]]:
+        """What was published to the notification topic, oldest first (subject and message)."""
+        from moto.sns.models import sns_backends
+
+        arn = self.outputs["notification_topic_arn"]
+        _, _, _, region, account, _ = arn.split(":")
+        topic = sns_backends[account][region].topics[arn]
+        return [{"subject": sent[2], "message": sent[1]} for sent in topic.sent_notifications]
+
+    def production_alarm(self) -> str:
+        group = boto3.client("codedeploy").get_deployment_group(applicationName=self.outputs["codedeploy_application_name"], deploymentGroupName="production")
+        return str(group["deploymentGroupInfo"]["alarmConfiguration"]["alarms"][0]["name"])
+
+    # --- teardown -------------------------------------------------------------------------------
+
+    def empty_buckets(self) -> None:
+        """Delete every object version: the buckets are not force_destroy, so Terraform (like AWS)
+        refuses to delete them with objects in."""
+        s3 = boto3.client("s3")
+        for output in ("artifact_bucket_name", "release_bucket_name", "source_bucket_name"):
+            bucket = self.outputs.get(output)
+            if not bucket:
+                continue
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+                for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                    s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+
+    def destroy(self) -> None:
+        self.empty_buckets()
+        started = time.monotonic()
+        self.terraform.destroy()
+        self.seconds["destroy"] = time.monotonic() - started
+
+    def stop(self) -> None:
+        """Stop the local AWS and remove the generated provider override (no destroy)."""
+        self.terraform.close()
+        restore(self._restore_jobs)
+        self._stop()
+
+    def down(self) -> None:
+        try:
+            self.destroy()
+        finally:
+            self.stop()
+
+
+def app_commit(folder: Path, edits: dict[str, Callable[[str], str]] | None = None) -> Path:
+    """A commit of the sample application: the repository's app/ copied into `folder`/app (the
+    source root, as app/buildspec.yml expects), with `edits` (path under app/ -> function of the
+    old text) applied."""
+    target = folder / "app"
+    shutil.copytree(ROOT / "app", target, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, edit in (edits or {}).items():
+        path = target / name
+        path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return folder
