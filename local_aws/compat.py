@@ -163,10 +163,16 @@ def run_lambda_in_process(function: Any, event: Any, identity: iam.Identity | No
 
 
 def role_identity(account_id: str, role_arn: str, session_name: str) -> iam.Identity:
-    """The identity a function or state machine acts as: its role, with the policies attached now."""
+    """The identity a function or state machine acts as: its role, with the policies attached now
+    (none for a role that does not exist, which AWS would have refused at creation)."""
+    from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
 
-    return iam.Identity(role_arn, session_name, iam.role_policies(iam_backends[account_id]["global"], role_arn))
+    try:
+        policies = iam.role_policies(iam_backends[account_id]["global"], role_arn)
+    except NotFoundException:
+        policies = ()
+    return iam.Identity(role_arn, session_name, policies)
 
 
 def lambda_task_error(state: Any, env: Any, error: Exception, original: Any) -> Any:
@@ -178,7 +184,9 @@ def lambda_task_error(state: Any, env: Any, error: Exception, original: Any) -> 
 
     failure = original(state, env=env, ex=error)
     if isinstance(error, ClientError):
-        failure.error_name = CustomErrorName(f"Lambda.{error.response['Error']['Code']}")
+        name = f"Lambda.{error.response['Error']['Code']}"
+        failure.error_name = CustomErrorName(name)
+        (failure.event_details or {}).get("lambdaFunctionFailedEventDetails", {})["error"] = name
     return failure
 
 
@@ -404,6 +412,13 @@ class LocalAws:
     def failing_deployment_groups(self) -> set[str]:
         """Deployment groups whose next deployments fail, as a failed hook or script would."""
         return self.deployments.failing_groups
+
+    def clear_faults(self) -> None:
+        """No injected failures any more: deployments, calls and invocations behave."""
+        self.deployments.failing_groups.clear()
+        self.deployments.stuck_groups.clear()
+        self.faults.clear()
+        self.throttled_invocations.clear()
 
     def throttle(self, function_name: str, times: int) -> None:
         """The next `times` invocations of the function are throttled (TooManyRequestsException),

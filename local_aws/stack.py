@@ -1,10 +1,10 @@
 """The whole platform on a local AWS: this repository's Terraform applied to `local_aws.server`,
 with commits pushed through the pipeline it defines.
 
-    stack = LocalStack.up()                  # start the local AWS, terraform init + apply
+    stack = LocalStack.up()                     # start the local AWS, terraform init + apply
     run = stack.push(source_folder, "c0ffee1")  # Source -> Build -> Deploy (the waiter)
-    stack.execution(run)                     # the DeploymentStateMachine execution it started
-    stack.down()                             # empty the buckets, terraform destroy, stop
+    stack.execution(run)                        # the DeploymentStateMachine execution it started
+    stack.down()                                # empty the buckets, terraform destroy, stop
 
 Everything runs in this process but Terraform: the local AWS serves Terraform over HTTP on
 127.0.0.1 and the calls made here in-process. Functions run as their execution roles and
@@ -35,44 +35,67 @@ DEFAULT_SPEEDUP = 60.0
 
 
 @dataclass
-class LocalStack:
-    terraform: LocalTerraform
-    outputs: dict[str, Any]
+class LocalServer:
+    """The local AWS of `local_aws.server` with the knobs of `LocalAws`, as the stack uses it."""
+
+    url: str
     patches: LocalAws
     job_results: JobResults
-    url: str
-    _stop: Any
+    _stop: Callable[[], None]
     _restore_jobs: list[Any]
-    seconds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def up(
-        cls, workdir: Path = DEFAULT_WORKDIR, variables: dict[str, str] | None = None, speedup: float = DEFAULT_SPEEDUP, completion_lag_seconds: float = 0.0
-    ) -> "LocalStack":
-        """Start the local AWS and apply the Terraform to it (init and apply; raises on failure)."""
+    def start(cls, speedup: float = DEFAULT_SPEEDUP, completion_lag_seconds: float = 0.0) -> "LocalServer":
         patches = LocalAws(speedup=speedup, check_iam=True)
         patches.deployments.completion_lag_seconds = completion_lag_seconds
         job_results = JobResults()
         url, stop = start_local_aws(patches=patches)
-        restore_jobs = job_results.patch_moto()
+        return cls(url, patches, job_results, stop, job_results.patch_moto())
+
+    def stop(self) -> None:
+        restore(self._restore_jobs)
+        self._stop()
+
+
+@dataclass
+class LocalStack:
+    server: LocalServer
+    terraform: LocalTerraform
+    outputs: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def apply(cls, server: LocalServer, workdir: Path = DEFAULT_WORKDIR, variables: dict[str, str] | None = None) -> "LocalStack":
+        """terraform init and apply against `server` (raises TerraformError on failure)."""
+        terraform = LocalTerraform.prepare(server.url, workdir=workdir, variables=DEFAULT_VARIABLES | (variables or {}))
+        seconds = {}
+        for step, command in (("init", terraform.init), ("apply", terraform.apply)):
+            started = time.monotonic()
+            command()
+            seconds[step] = time.monotonic() - started
+        return cls(server, terraform, terraform.outputs(), seconds)
+
+    @classmethod
+    def up(cls, workdir: Path = DEFAULT_WORKDIR, variables: dict[str, str] | None = None, speedup: float = DEFAULT_SPEEDUP) -> "LocalStack":
+        """Start a local AWS and apply the Terraform to it."""
+        server = LocalServer.start(speedup)
         try:
-            terraform = LocalTerraform.prepare(url, workdir=workdir, variables=DEFAULT_VARIABLES | (variables or {}))
-            seconds = {}
-            for step, command in (("init", terraform.init), ("apply", terraform.apply)):
-                started = time.monotonic()
-                command()
-                seconds[step] = time.monotonic() - started
-            return cls(terraform, terraform.outputs(), patches, job_results, url, stop, restore_jobs, seconds)
+            return cls.apply(server, workdir, variables)
         except BaseException:
-            restore(restore_jobs)
-            stop()
+            server.stop()
             raise
+
+    @property
+    def patches(self) -> LocalAws:
+        return self.server.patches
 
     # --- pushing commits ------------------------------------------------------------------------
 
     def push(self, source: Path, commit_id: str) -> PipelineRun:
         """Run the pipeline for the files in `source` as commit `commit_id`, to its end."""
-        return push_commit(self.outputs["pipeline_name"], source, commit_id, self.job_results, continuation_interval_seconds=0.05)
+        # CodePipeline re-invokes an action with a continuation token for up to 24 hours.
+        pipeline, results = self.outputs["pipeline_name"], self.server.job_results
+        return push_commit(pipeline, source, commit_id, results, continuation_interval_seconds=0.05, max_invocations=100_000)
 
     # --- what a user would look at ------------------------------------------------------------
 
@@ -144,26 +167,22 @@ class LocalStack:
         self.terraform.destroy()
         self.seconds["destroy"] = time.monotonic() - started
 
-    def stop(self) -> None:
-        """Stop the local AWS and remove the generated provider override (no destroy)."""
-        self.terraform.close()
-        restore(self._restore_jobs)
-        self._stop()
-
     def down(self) -> None:
+        """Destroy, remove the generated provider override and stop the local AWS."""
         try:
             self.destroy()
         finally:
-            self.stop()
+            self.terraform.close()
+            self.server.stop()
 
 
 def app_commit(folder: Path, edits: dict[str, Callable[[str], str]] | None = None) -> Path:
     """A commit of the sample application: the repository's app/ copied into `folder`/app (the
     source root, as app/buildspec.yml expects), with `edits` (path under app/ -> function of the
-    old text) applied."""
+    old text, "" for a new file) applied."""
     target = folder / "app"
     shutil.copytree(ROOT / "app", target, ignore=shutil.ignore_patterns("__pycache__"))
     for name, edit in (edits or {}).items():
         path = target / name
-        path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+        path.write_text(edit(path.read_text(encoding="utf-8") if path.exists() else ""), encoding="utf-8")
     return folder

@@ -1,6 +1,8 @@
 """The staging and production handlers against moto: the alias, the AppSpec, the record, the errors."""
 
+import io
 import json
+import zipfile
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -73,6 +75,43 @@ def test_deploying_the_code_live_already_runs_is_a_no_op(platform: Platform, con
     assert boto3.client("codedeploy").list_deployments(applicationName=APPLICATION, deploymentGroupName="staging")["deployments"] == []
     check = load_handler("staging").handler({"action": "check", "deployment": result}, context)
     assert check == {"done": True, "status": "NoOp"}
+
+
+def test_a_rebuild_of_the_code_live_runs_is_a_no_op(platform: Platform, context: Any) -> None:
+    first = deploy(platform, context, app_zip("2"), commit="abc123")
+    set_deployment_status(first["deployment_id"], "Succeeded")
+    shift_alias("staging", first["new_version"])
+    # The same files zipped again by a second build: other timestamps, other zip bytes.
+    rebuilt = rezip(app_zip("2"), date_time=(2026, 11, 23, 12, 0, 0))
+    assert lambda_code_sha256(rebuilt) != first["code_sha256"]
+
+    again = deploy(platform, context, rebuilt, commit="abc123")
+
+    assert again["no_op"] is True and again["new_version"] == first["new_version"]
+    described = boto3.client("lambda").get_function(FunctionName=FUNCTIONS["staging"], Qualifier=first["new_version"])["Configuration"]
+    assert described["Description"].startswith("content ") and described["Description"].endswith(" commit abc123")
+
+
+def test_other_files_are_a_new_version_after_a_content_digest_was_published(platform: Platform, context: Any) -> None:
+    first = deploy(platform, context, app_zip("2"), commit="abc123")
+    set_deployment_status(first["deployment_id"], "Succeeded")
+    shift_alias("staging", first["new_version"])
+
+    second = deploy(platform, context, app_zip("3"), commit="def456")
+
+    assert second["no_op"] is False and second["new_version"] != first["new_version"]
+
+
+def rezip(code: bytes, date_time: tuple[int, int, int, int, int, int]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(code)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            target.writestr(zipfile.ZipInfo(entry.filename, date_time=date_time), source.read(entry))
+    return out.getvalue()
+
+
+def shift_alias(environment: str, version: str) -> None:
+    boto3.client("lambda").update_alias(FunctionName=FUNCTIONS[environment], Name=ALIAS, FunctionVersion=version)
 
 
 def test_wait_time_is_the_canary_interval_of_the_production_group(aws: None, monkeypatch: pytest.MonkeyPatch, context: Any) -> None:

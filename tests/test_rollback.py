@@ -130,6 +130,20 @@ def test_a_failed_restore_says_where_production_is(platform: Platform, context: 
         rollback(context)
 
 
+def test_a_failed_restore_of_staging_says_production_is_untouched_and_where(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    staging = deploy(monkeypatch, context, "staging", "2")
+    set_deployment_status(staging["deployment_id"], "Succeeded")
+    shift("staging", "2")
+    lambda_client = aws.client("lambda")
+
+    def denied(**_: Any) -> None:
+        raise lambda_client.exceptions.ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "UpdateAlias")
+
+    monkeypatch.setattr(lambda_client, "update_alias", denied)
+    with pytest.raises(errors.RollbackFailed, match=r"staging: UpdateAlias failed.* Other environments: production untouched \(alias live of app-production is on version 1\)"):
+        rollback(context)
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [

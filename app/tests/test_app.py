@@ -86,12 +86,15 @@ class BadRequests(unittest.TestCase):
 
 
 class DeclaredTestCases(unittest.TestCase):
-    """test_cases.json is what the pipeline runs against every deployment; keep it honest here too."""
+    """test_cases.json is what the pipeline runs against every deployment; its package cases must
+    hold here too."""
 
     def test_every_declared_case_holds_for_this_code(self) -> None:
         declared = json.loads((Path(__file__).resolve().parent.parent / "test_cases.json").read_text())["cases"]
         self.assertGreaterEqual(len(declared), 3)
         for case in declared:
+            if "package" not in case.get("phases", ["package"]):
+                continue  # a staging- or production-only case needs the deployed environment
             with self.subTest(case=case["name"]):
                 response = app.handler(case["event"], None)
                 for path, expected in case["expect"].items():

@@ -54,9 +54,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         except Exception as error:  # noqa: BLE001 - one environment's failure must not skip the other
             problems.append(f"{environment}: {named_error(error)} ({alias_state(target)})")
 
-    summary = "; ".join(describe(environment, result) for environment, result in results.items())
     if problems:
-        raise RollbackFailed(" ".join(problems) + (f" Restored: {summary}." if summary else ""))
+        # Every environment's state, so a person knows what production runs before acting.
+        others = "; ".join(
+            f"{environment} untouched ({alias_state(Target(environment, functions[environment], alias))})"
+            if result["action"] == "untouched"
+            else describe(environment, result)
+            for environment, result in results.items()
+        )
+        raise RollbackFailed(" ".join(problems) + (f" Other environments: {others}." if others else ""))
+    summary = "; ".join(describe(environment, result) for environment, result in results.items())
     logger.info("rollback complete", extra={"environments": results})
     return {"environments": results, "summary": summary}
 

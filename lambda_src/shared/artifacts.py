@@ -59,6 +59,23 @@ def lambda_code_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
+def content_sha256(data: bytes) -> str:
+    """SHA-256 (hex) of what the zip holds: each file's path, executable bit and bytes, in path
+    order. Two builds of one commit differ in timestamps and compression, not in this."""
+    digest = hashlib.sha256()
+    with open_zip(data) as archive:
+        for entry in sorted(archive.infolist(), key=lambda item: item.filename):
+            if entry.is_dir():
+                continue
+            executable = bool((entry.external_attr >> 16) & 0o111)
+            digest.update(f"{entry.filename}\0{int(executable)}\0".encode())
+            with archive.open(entry) as stream:
+                for chunk in iter(lambda: stream.read(1 << 16), b""):
+                    digest.update(chunk)
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def open_zip(data: bytes, what: str = "the artifact") -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from shared import aws
-from shared.artifacts import lambda_code_sha256, read_artifact, sha256_hex
+from shared.artifacts import content_sha256, lambda_code_sha256, read_artifact, sha256_hex
 from shared.config import env, env_int
 from shared.deployment_status import FAILED_STATUSES
 from shared.errors import CodeUpdateFailed, DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidInput
@@ -25,6 +25,7 @@ from shared.records import record_environment
 
 PREDEFINED_SHIFT = re.compile(r"^CodeDeployDefault\.Lambda(?:Canary(\d+)Percent(\d+)Minutes?|Linear(\d+)PercentEvery(\d+)Minutes?|AllAtOnce)$")
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+CONTENT_IN_DESCRIPTION = re.compile(r"\bcontent ([0-9a-f]{64})\b")
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def handle(event: Any, environment_name: str) -> dict[str, Any]:
 
 def deploy(environment: Environment, commit: str, artifact: ArtifactLocation, run: Execution) -> dict[str, Any]:
     code = read_artifact(artifact)
-    code_sha256 = lambda_code_sha256(code)
+    code_sha256, content = lambda_code_sha256(code), content_sha256(code)
     previous_version = live_version(environment)
     result = {
         "environment": environment.name,
@@ -78,13 +79,13 @@ def deploy(environment: Environment, commit: str, artifact: ArtifactLocation, ru
         "code_sha256": code_sha256,
         "poll_seconds": environment.poll_seconds,
     }
-    if version_code_sha256(environment, previous_version) == code_sha256:
+    if runs_this_code(environment, previous_version, code_sha256, content):
         logger.info("live already runs this code; nothing to deploy", extra={"version": previous_version})
         record_environment(environment.deployments_table, commit, run, environment.name, no_op_record(previous_version, code_sha256))
         return result | no_op_result(previous_version)
 
     release = store_release(environment, commit, code)
-    new_version = publish(environment, release, code_sha256, commit)
+    new_version = publish(environment, release, code_sha256, version_description(content, commit))
     record = {
         "previous_version": previous_version,
         "new_version": new_version,
@@ -134,9 +135,16 @@ def live_version(environment: Environment) -> str:
     return version
 
 
-def version_code_sha256(environment: Environment, version: str) -> str:
+def runs_this_code(environment: Environment, version: str, code_sha256: str, content: str) -> bool:
+    """Whether `version` holds this code: the same zip, or a rebuild of the same files (the
+    content digest this module writes into the description of every version it publishes)."""
     configuration = aws.client("lambda").get_function(FunctionName=environment.function_name, Qualifier=version)["Configuration"]
-    return str(configuration["CodeSha256"])
+    published = CONTENT_IN_DESCRIPTION.search(str(configuration.get("Description", "")))
+    return configuration["CodeSha256"] == code_sha256 or (published is not None and published.group(1) == content)
+
+
+def version_description(content: str, commit: str) -> str:
+    return f"content {content} commit {commit}"[:256]
 
 
 def store_release(environment: Environment, commit: str, code: bytes) -> ArtifactLocation:
@@ -148,7 +156,7 @@ def store_release(environment: Environment, commit: str, code: bytes) -> Artifac
     return ArtifactLocation(bucket=environment.release_bucket, key=key, version_id=response.get("VersionId"))
 
 
-def publish(environment: Environment, release: ArtifactLocation, code_sha256: str, commit: str) -> str:
+def publish(environment: Environment, release: ArtifactLocation, code_sha256: str, description: str) -> str:
     """Update the function's code from the release copy, wait for it, and publish a version."""
     client = aws.client("lambda")
     source = {"S3Bucket": release.bucket, "S3Key": release.key} | ({"S3ObjectVersion": release.version_id} if release.version_id else {})
@@ -172,7 +180,7 @@ def publish(environment: Environment, release: ArtifactLocation, code_sha256: st
         raise CodeUpdateFailed(f"{environment.function_name} was changed by someone else during the deployment; run the pipeline again")
     revision = {"RevisionId": configuration["RevisionId"]} if configuration.get("RevisionId") else {}
     published = client.publish_version(
-        FunctionName=environment.function_name, CodeSha256=code_sha256, Description=f"commit {commit}"[:256], **revision
+        FunctionName=environment.function_name, CodeSha256=code_sha256, Description=description, **revision
     )
     return str(published["Version"])
 
