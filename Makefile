@@ -35,13 +35,14 @@ test: install package
 
 bench: install package
 	$(PY) tools/bench.py
+	$(PY) -m tools.bench_stack
 
 clean:
 	rm -rf $(BUILD)
 
+# The Terraform applied to a local AWS, two commits through its pipeline, then destroy.
 demo: install package
-	POWERTOOLS_LOG_LEVEL=WARNING AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
-		$(PY) -m local_aws.demo
+	$(PY) -m local_aws.demo
 
 # A local AWS on 127.0.0.1 (moto with local_aws.compat) in the foreground, until Ctrl-C.
 local-aws: install

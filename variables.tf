@@ -180,9 +180,9 @@ variable "deployment_timeout_seconds" {
 }
 
 variable "poll_interval_seconds" {
-  description = "Seconds between two checks of a running CodeDeploy deployment (POLL_INTERVAL_SECONDS)."
+  description = "Seconds between two checks of a CodeDeploy deployment still running after its traffic shift time (POLL_INTERVAL_SECONDS). The first check comes when the shift should end, so this bounds how late a finished deployment is noticed."
   type        = number
-  default     = 15
+  default     = 5
 
   validation {
     condition     = var.poll_interval_seconds >= 1 && var.poll_interval_seconds <= 300

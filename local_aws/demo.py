@@ -1,38 +1,39 @@
-"""`make demo`: two commits of the sample application through the DeploymentStateMachine, locally.
+"""`make demo`: the whole platform on a local AWS, no AWS account needed.
 
-The platform runs inside moto in this process (local_aws/platform.py, with the compatibility layer
-of local_aws/compat.py): the real ASL, the handler zips from build/, the sample app from
-build/app.zip as the code both environments start on. Commit 1 changes the app's version and is
-promoted to production; commit 2 declares a staging test the code does not pass and is rolled back.
-Each execution is also drawn, its path highlighted, in build/demo/<execution>.svg.
-Both deployment groups shift all at once here: moto's Wait states sleep in real time.
+1. start the local AWS (moto on 127.0.0.1 with local_aws.compat) and `terraform apply` this
+   repository's configuration to it, from a copy in .local-aws/terraform/ with a generated
+   endpoint override (the repository's own files are not touched);
+2. push commit 1 (the sample app at version 1.1.0) through the pipeline Terraform defined:
+   promoted to staging, then to production with a 10% canary for 5 minutes;
+3. push commit 2 (version 1.2.0 with a staging test it fails): rolled back;
+4. print each execution's states, the `live` versions and the deployment records, and draw each
+   execution's path in build/demo/<execution>.svg;
+5. check that a second `terraform plan` has nothing to change, then destroy.
+Time runs 60 times faster for traffic shifting and the state machine's waits. The handlers' logs
+go to build/demo/handlers.log.
 """
 
-import io
+import contextlib
 import json
 import logging
 import sys
-import zipfile
+import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build"
+OUT = ROOT / "build" / "demo"
+ASL_PATH = ROOT / "asl" / "deployment.asl.json"
 
 
-def changed_app(app_code: bytes, changes: dict[str, Any]) -> bytes:
-    """The app zip with its files edited by `changes` (name -> function of the old text)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(app_code)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for entry in source.infolist():
-            text = source.read(entry).decode()
-            target.writestr(entry.filename, changes[entry.filename](text) if entry.filename in changes else text)
-    return out.getvalue()
+def version(number: str) -> dict[str, Any]:
+    return {"src/app.py": lambda text: text.replace('VERSION = "1.0.0"', f'VERSION = "{number}"')}
 
 
-def with_staging_case(cases_text: str) -> str:
-    cases = json.loads(cases_text)
+def with_staging_case(text: str) -> str:
+    cases = json.loads(text)
     cases["cases"].append(
         {
             "name": "greets in French",
@@ -44,13 +45,19 @@ def with_staging_case(cases_text: str) -> str:
     return json.dumps(cases, indent=2)
 
 
-def print_execution(title: str, platform: Any, execution: dict[str, Any]) -> None:
-    print(f"\n== {title}: {execution['name']} {execution['status']}")
-    events = platform.history(execution["executionArn"])
+COMMITS = [
+    ("commit 1: version 1.1.0", "c0ffee1", version("1.1.0")),
+    ("commit 2: version 1.2.0 with a staging test it fails", "badf00d", version("1.2.0") | {"test_cases.json": with_staging_case}),
+]
+
+
+def print_execution(out: TextIO, history: list[dict[str, Any]], execution: dict[str, Any]) -> None:
+    """The execution's states in order, as the console's graph view lists them."""
+    print(f"   execution {execution['name']}: {execution['status']}", file=out)
     entered: dict[str, datetime] = {}
     failures: dict[str, str] = {}
-    current = ""
-    for event in events:
+    current = last_exited = ""
+    for event in history:
         details = event.get("stateEnteredEventDetails")
         if details:
             current = details["name"]
@@ -60,52 +67,65 @@ def print_execution(title: str, platform: Any, execution: dict[str, Any]) -> Non
                 failures[current] = event[key].get("error", "")
         exited = event.get("stateExitedEventDetails")
         if exited:
-            name = exited["name"]
+            name = last_exited = exited["name"]
             seconds = (event["timestamp"] - entered.get(name, event["timestamp"])).total_seconds()
             outcome = f"caught {failures[name]}" if name in failures else "ok"
-            print(f"   {name:<34}{seconds:>7.2f} s  {outcome}")
-    if current and event.get("type") in {"FailStateEntered", "SucceedStateEntered", "ExecutionFailed", "ExecutionSucceeded"}:
-        print(f"   {current:<34}{'':>9}  end")
+            print(f"     {name:<34}{seconds:>7.2f} s  {outcome}", file=out)
+    if current != last_exited:  # a Fail state is entered, never exited
+        print(f"     {current:<34}{'':>9}  end", file=out)
     if execution["status"] != "SUCCEEDED":
-        print(f"   error: {execution.get('error')}\n   cause: {execution.get('cause', '')[:600]}")
+        print(f"   error: {execution.get('error')}\n   cause: {execution.get('cause', '')[:600]}", file=out)
 
 
 def main() -> None:
-    from moto import mock_aws
-
-    # moto's interpreter logs every Fail state as an error; the execution's outcome is printed below.
-    logging.getLogger("moto").setLevel(logging.CRITICAL)
-
-    from local_aws.compat import LocalAws
     from local_aws.picture import render
-    from local_aws.platform import ASL_PATH, STEPS, LocalPlatform
+    from local_aws.stack import LocalStack, app_commit
+    from local_aws.terraform import missing_prerequisites
 
-    missing = [name for name in (*STEPS, "app") if not (BUILD / f"{name}.zip").is_file()]
-    if missing:
-        sys.exit(f"missing {', '.join(missing)} in build/: run `make package`")
-    app_code = (BUILD / "app.zip").read_bytes()
-    commits = [
-        ("commit 1: version 1.1.0", "c0ffee1", changed_app(app_code, {"app.py": lambda text: text.replace('VERSION = "1.0.0"', 'VERSION = "1.1.0"')})),
-        ("commit 2: a staging test the code fails", "badf00d", changed_app(app_code, {"test_cases.json": with_staging_case})),
-    ]
-    patches = LocalAws()
-    patches.install()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        platform = LocalPlatform(app_code=app_code, step_zips={step: (BUILD / f"{step}.zip").read_bytes() for step in STEPS}).create()
-        print(f"live before: {platform.live_versions()}")
-        for title, commit, code in commits:
-            execution = platform.wait(platform.start(code, commit))
-            print_execution(title, platform, execution)
-            print(f"   live now: {platform.live_versions()}")
-            picture = BUILD / "demo" / f"{execution['name']}.svg"
-            picture.parent.mkdir(parents=True, exist_ok=True)
-            entered = platform.states_entered(execution["executionArn"])
-            picture.write_text(render(json.loads(ASL_PATH.read_text()), entered, f"{execution['name']}: {execution['status']}"))
-            print(f"   picture: {picture.relative_to(ROOT)}")
-            record = platform.record(commit, execution["name"])
-            environments = {name: {k: record[name].get(k) for k in ("previous_version", "new_version", "rolled_back_to")} for name in ("staging", "production") if name in record}
-            print(f"   record: status={record.get('status')} {json.dumps(environments)}")
-    patches.uninstall()
+    reason = missing_prerequisites()
+    if reason:
+        sys.exit(f"make demo needs Terraform and the AWS provider on this machine: {reason} (see the README's prerequisites)")
+    out = sys.stdout
+    OUT.mkdir(parents=True, exist_ok=True)
+    # moto's interpreter logs every Fail state as an error; the outcome is printed below instead.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    with open(OUT / "handlers.log", "w", encoding="utf-8") as handler_log, contextlib.redirect_stdout(handler_log):
+        print("starting the local AWS and applying the Terraform (about a minute)...", file=out, flush=True)
+        stack = LocalStack.up()
+        try:
+            print(f"terraform apply: {stack.seconds['apply']:.1f} s (init {stack.seconds['init']:.1f} s)", file=out)
+            print(f"live before: {stack.live_versions()}", file=out, flush=True)
+            definition = json.loads(ASL_PATH.read_text())
+            for title, commit, edits in COMMITS:
+                with tempfile.TemporaryDirectory() as folder:
+                    started = time.monotonic()
+                    run = stack.push(app_commit(Path(folder), edits), commit)
+                print(f"\n== {title} ({time.monotonic() - started:.1f} s)", file=out)
+                for action in run.actions:
+                    print(f"   pipeline {action.stage:<7} {action.status:<10} {action.summary[:300]}", file=out)
+                execution = stack.execution(run)
+                if execution is None:
+                    continue
+                history = stack.history(execution["executionArn"])
+                print_execution(out, history, execution)
+                print(f"   live now: {stack.live_versions()}", file=out)
+                record = stack.record(commit, execution["name"])
+                environments = {
+                    name: {key: record[name].get(key) for key in ("previous_version", "new_version", "rolled_back_to")} for name in ("staging", "production") if name in record
+                }
+                print(f"   record: status={record.get('status')} {json.dumps(environments)}", file=out)
+                picture = OUT / f"{execution['name']}.svg"
+                picture.write_text(render(definition, stack.states_entered(execution["executionArn"]), f"{execution['name']}: {execution['status']}"))
+                print(f"   picture: {picture.relative_to(ROOT)}", file=out, flush=True)
+            plan = stack.terraform.plan()
+            verdict = {0: "no changes", 2: "CHANGES (see below)"}.get(plan.returncode, "error")
+            print(f"\nterraform plan after both deployments: {verdict}", file=out)
+            if plan.returncode != 0:
+                print(plan.stdout[-3000:] + plan.stderr[-2000:], file=out)
+        finally:
+            print("destroying...", file=out, flush=True)
+            stack.down()
+    print(f"terraform destroy: {stack.seconds['destroy']:.1f} s; handler logs in {(OUT / 'handlers.log').relative_to(ROOT)}", file=out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,100 @@
+"""Prints how the whole stack performs on the local AWS (`make bench`, after tools/bench.py).
+
+- wall time of `terraform init` / `apply` / `destroy` against the local AWS;
+- per happy-path deployment, with Terraform's defaults (staging all at once, production a 10%
+  canary for 5 minutes, a check at the end of the shift, then every poll_interval_seconds) on a
+  clock 60 times faster: the push's wall time, the state transitions (states entered, counted in
+  the execution history, as Step Functions bills them) and the detection delay: from CodeDeploy's
+  deployment succeeding to the check that sees it, with real timings. CodeDeploy finishes `lag`
+  AWS seconds after its last traffic shift; AWS does not document that lag, so several values are
+  run. The delay is computed from the waiting strategy (checks at shift + k x poll), because local
+  invocations take real milliseconds that a 60x clock would inflate into seconds;
+- wall time of the end-to-end suite (pytest tests/e2e), unless --no-e2e.
+Targets: <= 30 transitions for a happy path with a 5-minute production canary, <= 5 s detection.
+"""
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+
+from local_aws.stack import LocalServer, LocalStack, app_commit
+
+ROOT = Path(__file__).resolve().parent.parent
+LAGS_SECONDS = (0.0, 2.0, 7.0, 12.0, 30.0)
+TRANSITIONS_TARGET = 30
+DETECTION_TARGET_SECONDS = 5.0
+
+
+def detection_delay_seconds(lag: float, poll: float) -> float:
+    """The first check at or after CodeDeploy succeeds (checks at the end of the shift, then every
+    `poll` seconds), minus the moment it succeeded."""
+    return math.ceil(lag / poll) * poll - lag
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "OVER TARGET"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-e2e", action="store_true", help="skip timing the end-to-end suite")
+    arguments = parser.parse_args()
+
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    with tempfile.TemporaryDirectory() as workdir, open(Path(workdir) / "handlers.log", "w", encoding="utf-8") as log:
+        server = LocalServer.start()
+        with contextlib.redirect_stdout(log):
+            stack = LocalStack.apply(server, workdir=Path(workdir) / "terraform")
+        print(f"\nterraform against the local AWS: init {stack.seconds['init']:.1f} s, apply {stack.seconds['apply']:.1f} s")
+        machine = boto3.client("stepfunctions").describe_state_machine(stateMachineArn=stack.outputs["state_machine_arn"])
+        staging_handler = json.loads(machine["definition"])["States"]["DeployStaging"]["Resource"]
+        handler = boto3.client("lambda").get_function_configuration(FunctionName=staging_handler)
+        poll = float(handler["Environment"]["Variables"]["POLL_INTERVAL_SECONDS"])
+        print(f"checks every {poll:.0f} s after the shift (poll_interval_seconds): the detection delay is at most {poll:.0f} s, whatever the lag")
+        print(f"{'CodeDeploy lag (AWS s)':<24}{'push wall s':>12}{'transitions':>13}  {'':<12}{'detection delay s':>18}  {'':<12}")
+        try:
+            for number, lag in enumerate(LAGS_SECONDS, start=1):
+                stack.patches.deployments.completion_lag_seconds = lag
+                commit = f"bench{number:03d}"
+                edits = {"src/app.py": lambda text, n=number: text.replace('VERSION = "1.0.0"', f'VERSION = "2.0.{n}"')}
+                with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(log):
+                    started = time.monotonic()
+                    run = stack.push(app_commit(Path(folder), edits), commit)
+                    seconds = time.monotonic() - started
+                execution = stack.execution(run)
+                if execution is None or execution["status"] != "SUCCEEDED":
+                    print(f"{lag:<24.0f}deployment did not succeed: {run.actions[-1].summary[:200]}")
+                    continue
+                transitions = len(stack.states_entered(execution["executionArn"]))
+                delay = detection_delay_seconds(lag, poll)
+                print(
+                    f"{lag:<24.0f}{seconds:>12.1f}{transitions:>13}  {verdict(transitions <= TRANSITIONS_TARGET):<12}"
+                    f"{delay:>18.1f}  {verdict(delay <= DETECTION_TARGET_SECONDS):<12}"
+                )
+        finally:
+            with contextlib.redirect_stdout(log):
+                stack.empty_buckets()
+                started = time.monotonic()
+                stack.terraform.destroy()
+                stack.terraform.close()
+                server.stop()
+            print(f"terraform destroy: {time.monotonic() - started:.1f} s")
+
+    if not arguments.no_e2e:
+        started = time.monotonic()
+        finished = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/e2e"], cwd=ROOT, capture_output=True, text=True, check=False)
+        summary = (finished.stdout.strip().splitlines() or ["no output"])[-1]
+        print(f"end-to-end suite (pytest tests/e2e): {time.monotonic() - started:.1f} s wall, {summary}")
+
+
+if __name__ == "__main__":
+    main()
