@@ -122,9 +122,9 @@ def role_credentials(function: Any) -> dict[str, str]:
     come from the local STS, for the role the function was created with."""
     from moto.sts.models import sts_backends
 
-    role = sts_backends[function.account_id]["global"].assume_role(
-        region_name=function.region, role_session_name=function.function_name, role_arn=function.role,
-        policy=None, duration=3600, external_id=None,
+    sts = sts_backends[function.account_id]["global"]
+    role = sts.assume_role(
+        region_name=function.region, role_session_name=function.function_name, role_arn=function.role, policy=None, duration=3600, external_id=None
     )
     return {"AWS_ACCESS_KEY_ID": role.access_key_id, "AWS_SECRET_ACCESS_KEY": role.secret_access_key, "AWS_SESSION_TOKEN": role.session_token}
 
@@ -148,7 +148,14 @@ def run_lambda_in_process(function: Any, event: Any, identity: iam.Identity | No
         aws_request_id=str(uuid.uuid4()),
         log_group_name=f"/aws/lambda/{function.function_name}",
     )
-    with _invoke_lock, _environment(variables), _default_boto3_session(), _code_namespace(folder, function.code_sha_256), iam.acting_as(identity), faults.running(function.function_name):
+    with (
+        _invoke_lock,
+        _environment(variables),
+        _default_boto3_session(),
+        _code_namespace(folder, function.code_sha_256),
+        iam.acting_as(identity),
+        faults.running(function.function_name),
+    ):
         try:
             module = __import__(module_name, fromlist=[function_name])
             result = getattr(module, function_name)(event, context)

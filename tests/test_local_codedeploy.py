@@ -122,3 +122,25 @@ def test_a_target_equal_to_the_current_version_fails(emulator: LambdaDeployments
     info = deployment(start("staging", current="1", target="1"))
 
     assert info["status"] == "Failed" and info["errorInformation"]["code"] == "INVALID_REVISION"
+
+
+def test_a_stuck_deployment_stays_in_progress_with_the_alias_untouched(emulator: LambdaDeployments) -> None:
+    emulator.stuck_groups.add("staging")
+    deployment_id = start("staging")
+    time.sleep(0.1)
+
+    assert deployment(deployment_id)["status"] == "InProgress"
+    assert alias("staging") == ("1", {})
+    boto3.client("codedeploy").stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+    assert deployment(deployment_id)["status"] == "Stopped"
+
+
+def test_success_comes_the_completion_lag_after_the_last_shift(emulator: LambdaDeployments) -> None:
+    emulator.completion_lag_seconds = 60  # 0.1 s here
+    deployment_id = start("staging")
+
+    assert deployment(deployment_id)["status"] == "InProgress"
+    assert alias("staging") == ("2", {})
+    wait_for(deployment_id, "Succeeded")
+    succeeded_at = emulator.succeeded_at(deployment_id)
+    assert succeeded_at is not None and succeeded_at <= time.monotonic()

@@ -1,8 +1,10 @@
 """Each moto gap local_aws.compat closes, checked through boto3 over HTTP against the local AWS
 that Terraform is applied to (no Terraform needed for these)."""
 
+import io
 import json
 import time
+import zipfile
 from typing import Any
 
 import pytest
@@ -174,3 +176,32 @@ def test_bucket_policy_conditions_are_evaluated(aws: AwsClient) -> None:
     assert s3.get_object(Bucket="compat-tls-only", Key="k")["Body"].read() == b"over TLS"
     with pytest.raises(ClientError, match="403"):
         s3.put_object(Bucket="compat-locked", Key="k", Body=b"denied")
+
+
+WHO_AM_I = """
+import boto3
+
+def handler(event, context):
+    identity = boto3.client("sts").get_caller_identity()["Arn"]
+    try:
+        boto3.client("s3").list_buckets()
+        listed = "allowed"
+    except Exception as error:
+        listed = type(error).__name__ + ": " + str(error)
+    return {"identity": identity, "list_buckets": listed}
+"""
+
+
+def test_a_function_runs_as_its_role_and_its_calls_are_checked(aws: AwsClient) -> None:
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("who.py", WHO_AM_I)
+    role = _role(aws, "compat-identity", "lambda.amazonaws.com")
+    aws("lambda").create_function(FunctionName="compat-identity-fn", Runtime="python3.12", Role=role, Handler="who.handler", Code={"ZipFile": code.getvalue()})
+
+    answer = json.loads(aws("lambda").invoke(FunctionName="compat-identity-fn", Payload=b"{}")["Payload"].read())
+
+    assert answer["identity"] == "arn:aws:sts::123456789012:assumed-role/compat-identity/compat-identity-fn"
+    # The role has no policy: s3:ListAllMyBuckets is denied as AWS would deny it.
+    assert answer["list_buckets"].startswith("ClientError: An error occurred (AccessDenied)")
+    assert "compat-identity-fn is not authorized to perform: s3:ListAllMyBuckets" in answer["list_buckets"]
