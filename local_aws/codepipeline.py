@@ -10,8 +10,8 @@ CodePipeline runs them:
   continuation token invokes it again with that token (as a new job), until it posts a final
   success or a failure.
 A pipeline in QUEUED execution mode (V2) runs each stage for one execution at a time: a commit
-pushed while another is in a stage waits for that stage, in order of arrival. Other execution
-modes (SUPERSEDED, PARALLEL) are run as PARALLEL.
+pushed while another is in a stage waits until that stage is free. Other execution modes
+(SUPERSEDED, PARALLEL) are run as PARALLEL.
 Gap: moto has no PutJobSuccessResult / PutJobFailureResult; `JobResults.patch_moto` adds both.
 """
 
@@ -38,10 +38,10 @@ _stage_locks: dict[tuple[str, str], threading.Lock] = {}
 _stage_locks_guard = threading.Lock()
 
 
-def stage_lock(pipeline: dict[str, Any], stage: str) -> "threading.Lock | None":
-    """The lock a QUEUED pipeline's stage is held by while an execution runs in it."""
+def stage_guard(pipeline: dict[str, Any], stage: str) -> contextlib.AbstractContextManager[Any]:
+    """What an execution holds while it runs in a stage: the stage's lock in a QUEUED pipeline."""
     if pipeline.get("executionMode") != "QUEUED":
-        return None
+        return contextlib.nullcontext()
     with _stage_locks_guard:
         return _stage_locks.setdefault((pipeline["name"], stage), threading.Lock())
 
@@ -120,8 +120,7 @@ def push_commit(
     variables = {"codepipeline": {"PipelineExecutionId": run.execution_id}}
     artifacts: dict[str, tuple[str, str]] = {}
     for stage in pipeline["stages"]:
-        lock = stage_lock(pipeline, stage["name"])
-        with lock if lock is not None else contextlib.nullcontext():
+        with stage_guard(pipeline, stage["name"]):
             for action in stage["actions"]:
                 started = time.monotonic()
                 kind = action["actionTypeId"]["category"]

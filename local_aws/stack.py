@@ -77,7 +77,10 @@ class LocalStack:
 
     @classmethod
     def up(cls, workdir: Path = DEFAULT_WORKDIR, variables: dict[str, str] | None = None, speedup: float = DEFAULT_SPEEDUP) -> "LocalStack":
-        """Start a local AWS and apply the Terraform to it."""
+        """Start a local AWS and apply the Terraform to it. The local AWS starts empty, so any state
+        an earlier run left in `workdir` (e.g. one interrupted before its destroy) is discarded."""
+        for state in ("terraform.tfstate", "terraform.tfstate.backup"):
+            (workdir / state).unlink(missing_ok=True)
         server = LocalServer.start(speedup)
         try:
             return cls.apply(server, workdir, variables)
