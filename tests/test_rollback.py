@@ -114,18 +114,22 @@ def test_nothing_deployed_means_nothing_touched(platform: Platform, context: Any
     assert platform.alias("staging")["FunctionVersion"] == platform.alias("production")["FunctionVersion"] == "1"
 
 
-def test_a_failed_restore_says_where_production_is(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    staging = deploy(monkeypatch, context, "staging", "2")
-    set_deployment_status(staging["deployment_id"], "Succeeded")
-    production = deploy(monkeypatch, context, "production", "2")
-    set_deployment_status(production["deployment_id"], "Succeeded")
-    shift("production", "2")
+def deny_update_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     lambda_client = aws.client("lambda")
 
     def denied(**_: Any) -> None:
         raise lambda_client.exceptions.ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "UpdateAlias")
 
     monkeypatch.setattr(lambda_client, "update_alias", denied)
+
+
+def test_a_failed_restore_says_where_production_is(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    staging = deploy(monkeypatch, context, "staging", "2")
+    set_deployment_status(staging["deployment_id"], "Succeeded")
+    production = deploy(monkeypatch, context, "production", "2")
+    set_deployment_status(production["deployment_id"], "Succeeded")
+    shift("production", "2")
+    deny_update_alias(monkeypatch)
     with pytest.raises(errors.RollbackFailed, match=r"production: UpdateAlias failed: AccessDeniedException.*alias live of app-production is on version 2"):
         rollback(context)
 
@@ -134,12 +138,7 @@ def test_a_failed_restore_of_staging_says_production_is_untouched_and_where(plat
     staging = deploy(monkeypatch, context, "staging", "2")
     set_deployment_status(staging["deployment_id"], "Succeeded")
     shift("staging", "2")
-    lambda_client = aws.client("lambda")
-
-    def denied(**_: Any) -> None:
-        raise lambda_client.exceptions.ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "UpdateAlias")
-
-    monkeypatch.setattr(lambda_client, "update_alias", denied)
+    deny_update_alias(monkeypatch)
     with pytest.raises(errors.RollbackFailed, match=r"staging: UpdateAlias failed.* Other environments: production untouched \(alias live of app-production is on version 1\)"):
         rollback(context)
 
