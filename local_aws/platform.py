@@ -15,6 +15,8 @@ from typing import Any
 
 import boto3
 
+from local_aws import executions
+
 ROOT = Path(__file__).resolve().parent.parent
 ASL_PATH = ROOT / "asl" / "deployment.asl.json"
 ACCOUNT = "123456789012"
@@ -159,13 +161,8 @@ class LocalPlatform:
         client = boto3.client("lambda")
         return {environment: client.get_alias(FunctionName=name, Name=ALIAS)["FunctionVersion"] for environment, name in FUNCTIONS.items()}
 
-    @staticmethod
-    def history(execution_arn: str) -> list[dict[str, Any]]:
-        return boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]  # type: ignore[no-any-return]
-
-    @classmethod
-    def states_entered(cls, execution_arn: str) -> list[str]:
-        return [event["stateEnteredEventDetails"]["name"] for event in cls.history(execution_arn) if "stateEnteredEventDetails" in event]
+    history = staticmethod(executions.history)
+    states_entered = staticmethod(executions.states_entered)
 
     @staticmethod
     def record(commit: str, execution_name: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 
+from local_aws import executions
 from local_aws.codedeploy import restore
 from local_aws.codepipeline import JobResults, PipelineRun, push_commit
 from local_aws.compat import LocalAws
@@ -121,14 +122,8 @@ class LocalStack:
             return None
         return boto3.client("stepfunctions").describe_execution(executionArn=deploy.external_execution_id)  # type: ignore[no-any-return]
 
-    @staticmethod
-    def history(execution_arn: str) -> list[dict[str, Any]]:
-        states = boto3.client("stepfunctions")
-        return states.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]  # type: ignore[no-any-return]
-
-    @classmethod
-    def states_entered(cls, execution_arn: str) -> list[str]:
-        return [event["stateEnteredEventDetails"]["name"] for event in cls.history(execution_arn) if "stateEnteredEventDetails" in event]
+    history = staticmethod(executions.history)
+    states_entered = staticmethod(executions.states_entered)
 
     def record(self, commit_id: str, execution_name: str) -> dict[str, Any]:
         from boto3.dynamodb.types import TypeDeserializer
