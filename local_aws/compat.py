@@ -94,32 +94,52 @@ def _code_namespace(folder: Path, code_sha256: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
+    """The function's variables in os.environ while it runs. Other threads (the pipeline runner,
+    moto's server) keep reading the environment meanwhile: only these names are set and restored,
+    so no other variable, such as the local AWS's endpoint or credentials, is ever missing."""
+    saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_invocation = threading.local()
+
+
+def _thread_default_session(original: Any) -> Any:
+    """boto3's default session, except in a thread running a function: that invocation's own."""
+    session = getattr(_invocation, "session", None)
+    return session if session is not None else original()
 
 
 @contextlib.contextmanager
-def _default_boto3_session() -> Iterator[None]:
-    """A fresh boto3 default session for the invocation, so clients it creates read the function's
-    credentials from its environment rather than those another function's clients resolved."""
+def _role_session(credentials: dict[str, str]) -> Iterator[None]:
+    """Lambda gives a function its execution role's credentials; its clients (boto3.client, the
+    default session) use them. Here they belong to a boto3 session of the invoking thread only,
+    so calls other threads make meanwhile keep their own credentials."""
     import boto3
 
-    saved = boto3.DEFAULT_SESSION
-    boto3.DEFAULT_SESSION = None
+    outer = getattr(_invocation, "session", None)  # a function invoking another (run_tests)
+    _invocation.session = boto3.session.Session(
+        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
+    )
     try:
         yield
     finally:
-        boto3.DEFAULT_SESSION = saved
+        _invocation.session = outer
 
 
 def role_credentials(function: Any) -> dict[str, str]:
-    """Lambda gives a function its execution role's session credentials in its environment; these
-    come from the local STS, for the role the function was created with."""
+    """The execution role's session credentials, from the local STS, for the role the function
+    was created with."""
     from moto.sts.models import sts_backends
 
     sts = sts_backends[function.account_id]["global"]
@@ -138,8 +158,7 @@ def run_lambda_in_process(function: Any, event: Any, identity: iam.Identity | No
     folder = _extract(function.code_bytes, function.code_sha_256)
     variables = {name: str(value) for name, value in (function.environment_vars or {}).items()}
     variables |= {"AWS_LAMBDA_FUNCTION_NAME": function.function_name, "AWS_LAMBDA_FUNCTION_VERSION": str(function.version)}
-    if identity is not None:
-        variables |= role_credentials(function)
+    credentials = role_credentials(function) if identity is not None else {}
     context = InvocationContext(
         function_name=function.function_name,
         function_version=str(function.version),
@@ -151,7 +170,7 @@ def run_lambda_in_process(function: Any, event: Any, identity: iam.Identity | No
     with (
         _invoke_lock,
         _environment(variables),
-        _default_boto3_session(),
+        _role_session(credentials),
         _code_namespace(folder, function.code_sha_256),
         iam.acting_as(identity),
         faults.running(function.function_name),
@@ -440,6 +459,7 @@ class LocalAws:
         return True
 
     def install(self) -> None:
+        import boto3
         from moto.awslambda.models import LambdaFunction
         from moto.core.exceptions import JsonRESTError
         from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
@@ -456,6 +476,7 @@ class LocalAws:
         original_environment = ExecutionWorker._get_evaluation_environment
         original_logic = ExecutionWorker._execution_logic
         original_task_error = StateTaskLambda._from_error
+        original_default_session = boto3._get_default_session
 
         def evaluation_environment(worker: Any) -> Any:
             return iso_start_time(original_environment(worker))
@@ -480,6 +501,7 @@ class LocalAws:
             (ExecutionWorker, "_get_evaluation_environment", original_environment),
             (ExecutionWorker, "_execution_logic", original_logic),
             (StateTaskLambda, "_from_error", original_task_error),
+            (boto3, "_get_default_session", original_default_session),
         ]
         patched = codedeploy.patch_moto(self.deployments) + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else [])
         self._restore += [(owner, name, _MISSING if original is None else original) for owner, name, original in patched]
@@ -487,6 +509,7 @@ class LocalAws:
         ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
         ExecutionWorker._execution_logic = execution_logic  # type: ignore[method-assign]
         StateTaskLambda._from_error = lambda state, env, ex: lambda_task_error(state, env, ex, original_task_error)  # type: ignore[method-assign]
+        boto3._get_default_session = lambda: _thread_default_session(original_default_session)
         self._undo_botocore = [iam.patch_botocore(), self.faults.patch_botocore()]
         self._install_api_gaps()
 
