@@ -15,9 +15,9 @@ import threading
 import traceback
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -92,21 +92,80 @@ def _code_namespace(folder: Path, code_sha256: str) -> Iterator[None]:
         sys.modules.update(saved)
 
 
-@contextlib.contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """The function's variables in os.environ while it runs. Other threads (the pipeline runner,
-    moto's server) keep reading the environment meanwhile: only these names are set and restored,
-    so no other variable, such as the local AWS's endpoint or credentials, is ever missing."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
+class ThreadEnvironment(MutableMapping[str, str]):
+    """os.environ as each thread sees it: the process's environment, and in a thread running a
+    function, that function's own variables over it. Lambda gives every function an environment
+    of its own; here other threads (the pipeline runner, moto's server) go on reading and
+    iterating the process's environment while a function runs, and must neither see its
+    variables nor meet the environment half changed."""
+
+    def __init__(self, process: MutableMapping[str, str]) -> None:
+        self.process = process
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def of_function(self, variables: dict[str, str]) -> Iterator[None]:
+        """The calling thread sees `variables` over the process's environment until exit."""
+        outer = getattr(self._local, "overlay", None)  # a function invoking another (run_tests)
+        self._local.overlay = dict(variables)
+        try:
+            yield
+        finally:
+            self._local.overlay = outer
+
+    def _overlay(self) -> dict[str, str | None] | None:
+        return getattr(self._local, "overlay", None)
+
+    def __getitem__(self, name: str) -> str:
+        overlay = self._overlay()
+        if overlay is not None and name in overlay:
+            value = overlay[name]
             if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+                raise KeyError(name)
+            return value
+        return self.process[name]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        overlay = self._overlay()
+        if overlay is None:
+            self.process[name] = value
+        else:
+            overlay[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        overlay = self._overlay()
+        if overlay is None:
+            del self.process[name]
+        elif name not in self:
+            raise KeyError(name)
+        else:
+            overlay[name] = None  # deleted for this function only
+
+    def __iter__(self) -> Iterator[str]:
+        names = list(self.process)
+        overlay = self._overlay()
+        if overlay is None:
+            return iter(names)
+        names += [name for name in overlay if name not in self.process]
+        return iter([name for name in names if (overlay.get(name, "") if name in overlay else "") is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+    def __or__(self, other: Any) -> dict[str, str]:
+        return dict(self) | dict(other)
+
+
+@contextlib.contextmanager
+def _function_environment(variables: dict[str, str]) -> Iterator[None]:
+    environment = os.environ
+    if not isinstance(environment, ThreadEnvironment):
+        raise RuntimeError("functions run in-process only once LocalAws.install() has set up os.environ")
+    with environment.of_function(variables):
+        yield
 
 
 _invocation = threading.local()
@@ -119,18 +178,13 @@ def _thread_default_session(original: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _role_session(credentials: dict[str, str]) -> Iterator[None]:
-    """Lambda gives a function its execution role's credentials; its clients (boto3.client, the
-    default session) use them. Here they belong to a boto3 session of the invoking thread only,
-    so calls other threads make meanwhile keep their own credentials."""
+def _function_session() -> Iterator[None]:
+    """A boto3 default session of the invoking thread only, made from the function's environment
+    (its role's credentials), so other threads' clients keep theirs."""
     import boto3
 
     outer = getattr(_invocation, "session", None)  # a function invoking another (run_tests)
-    _invocation.session = boto3.session.Session(
-        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
-        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
-    )
+    _invocation.session = boto3.session.Session()
     try:
         yield
     finally:
@@ -143,9 +197,8 @@ def role_credentials(function: Any) -> dict[str, str]:
     from moto.sts.models import sts_backends
 
     sts = sts_backends[function.account_id]["global"]
-    role = sts.assume_role(
-        region_name=function.region, role_session_name=function.function_name, role_arn=function.role, policy=None, duration=3600, external_id=None
-    )
+    # moto annotates policy and external_id as str; its own STS API passes None when they are absent.
+    role = sts.assume_role(region_name=function.region, role_session_name=function.function_name, role_arn=function.role, policy=None, duration=3600, external_id=None)  # type: ignore[arg-type]
     return {"AWS_ACCESS_KEY_ID": role.access_key_id, "AWS_SECRET_ACCESS_KEY": role.secret_access_key, "AWS_SESSION_TOKEN": role.session_token}
 
 
@@ -158,7 +211,8 @@ def run_lambda_in_process(function: Any, event: Any, identity: iam.Identity | No
     folder = _extract(function.code_bytes, function.code_sha_256)
     variables = {name: str(value) for name, value in (function.environment_vars or {}).items()}
     variables |= {"AWS_LAMBDA_FUNCTION_NAME": function.function_name, "AWS_LAMBDA_FUNCTION_VERSION": str(function.version)}
-    credentials = role_credentials(function) if identity is not None else {}
+    if identity is not None:
+        variables |= role_credentials(function)
     context = InvocationContext(
         function_name=function.function_name,
         function_version=str(function.version),
@@ -169,8 +223,8 @@ def run_lambda_in_process(function: Any, event: Any, identity: iam.Identity | No
     )
     with (
         _invoke_lock,
-        _environment(variables),
-        _role_session(credentials),
+        _function_environment(variables),
+        _function_session(),
         _code_namespace(folder, function.code_sha_256),
         iam.acting_as(identity),
         faults.running(function.function_name),
@@ -222,7 +276,7 @@ def iso_start_time(environment: Any) -> Any:
     execution = environment.states.context_object.context_object_data["Execution"]
     started = execution.get("StartTime")
     if hasattr(started, "isoformat"):
-        execution["StartTime"] = started.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        execution["StartTime"] = started.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return environment
 
 
@@ -478,8 +532,8 @@ class LocalAws:
         original_task_error = StateTaskLambda._from_error
         original_default_session = boto3._get_default_session
 
-        def evaluation_environment(worker: Any) -> Any:
-            return iso_start_time(original_environment(worker))
+        def evaluation_environment(self: Any) -> Any:  # bound as a method of ExecutionWorker
+            return iso_start_time(original_environment(self))
 
         def execution_logic(worker: Any) -> None:
             # Gap: moto's interpreter calls AWS as nobody in particular. AWS makes the state
@@ -502,14 +556,16 @@ class LocalAws:
             (ExecutionWorker, "_execution_logic", original_logic),
             (StateTaskLambda, "_from_error", original_task_error),
             (boto3, "_get_default_session", original_default_session),
+            (os, "environ", os.environ),
         ]
         patched = codedeploy.patch_moto(self.deployments) + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else [])
         self._restore += [(owner, name, _MISSING if original is None else original) for owner, name, original in patched]
         LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
         ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
         ExecutionWorker._execution_logic = execution_logic  # type: ignore[method-assign]
-        StateTaskLambda._from_error = lambda state, env, ex: lambda_task_error(state, env, ex, original_task_error)  # type: ignore[method-assign]
+        StateTaskLambda._from_error = lambda self, env, ex: lambda_task_error(self, env, ex, original_task_error)  # type: ignore[method-assign]
         boto3._get_default_session = lambda: _thread_default_session(original_default_session)
+        os.environ = ThreadEnvironment(os.environ)  # type: ignore[assignment]  # noqa: B003 - a per-thread view; process-wide writes still go to the original os.environ
         self._undo_botocore = [iam.patch_botocore(), self.faults.patch_botocore()]
         self._install_api_gaps()
 

@@ -1,6 +1,6 @@
-"""A function run in-process by the local AWS acts with its role's credentials, while every other
-thread of the process (the pipeline runner, the tests, moto's server) keeps its own credentials
-and environment the whole time."""
+"""A function run in-process by the local AWS acts with its role's credentials and sees its own
+variables, while every other thread of the process (the pipeline runner, the tests, moto's server)
+keeps its own credentials and environment the whole time."""
 
 import hashlib
 import io
@@ -88,5 +88,27 @@ def test_a_function_signs_with_its_role_and_other_threads_keep_their_credentials
     assert result["mine"] != own_key and result["mine"].startswith("ASIA")  # the role's session
     assert result["elsewhere"]["access_key"] == own_key
     assert result["elsewhere"]["environment_key"] == own_key
+    assert result["elsewhere"]["variable"] is None
     assert os.environ["AWS_ACCESS_KEY_ID"] == own_key and "PROBE_VARIABLE" not in os.environ
     assert boto3.client("sts")._request_signer._credentials.access_key == own_key
+
+
+def test_other_threads_can_iterate_the_environment_while_functions_run(local_aws: LocalAws) -> None:
+    stop, errors = threading.Event(), []
+
+    def iterate() -> None:
+        while not stop.is_set():
+            try:
+                dict(os.environ.items())
+            except KeyError as error:  # a name vanished while iterating
+                errors.append(error)
+
+    reader = threading.Thread(target=iterate)
+    reader.start()
+    try:
+        for _ in range(30):
+            run_lambda_in_process(probe_function(), {"meanwhile": dict}, iam.Identity(ROLE, "probe", ()))
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
