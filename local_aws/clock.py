@@ -30,7 +30,7 @@ def patch_moto(speedup: float) -> list[tuple[Any, str, Any]]:
 
     original_wait = WaitFunction._wait_interval
 
-    def wait_interval(function: Any, env: Any, wait_seconds: int) -> None:
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
             env.program_state_event.wait(wait_seconds / speedup)
 

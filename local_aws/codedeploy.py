@@ -20,8 +20,9 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 PREDEFINED = re.compile(r"^CodeDeployDefault\.Lambda(?:Canary(\d+)Percent(\d+)Minutes?|Linear(\d+)PercentEvery(\d+)Minutes?|AllAtOnce)$")
@@ -111,7 +112,7 @@ class LambdaDeployments:
             self._point_alias(backend, progress, progress.target_version)
             if elapsed >= progress.plan[-1].after_seconds + self.completion_lag_seconds:
                 deployment.status = "Succeeded"
-                deployment.complete_time = datetime.now(timezone.utc)
+                deployment.complete_time = datetime.now(UTC)
             else:
                 deployment.status = "InProgress"
         else:
@@ -152,7 +153,7 @@ class LambdaDeployments:
             stuck=deployment.deployment_group_name in self.stuck_groups,
         )
         self._progress[deployment.deployment_id] = progress
-        deployment.start_time = datetime.now(timezone.utc)
+        deployment.start_time = datetime.now(UTC)
         if progress.current_version == progress.target_version:
             error = {"code": "INVALID_REVISION", "message": "The target version is the version the alias already points to."}
             self._finish(backend, deployment, progress, "Failed", error, rollback=False)
@@ -178,7 +179,7 @@ class LambdaDeployments:
             self._point_alias(backend, progress, progress.current_version)
         progress.error = error
         deployment.status = status
-        deployment.complete_time = datetime.now(timezone.utc)
+        deployment.complete_time = datetime.now(UTC)
 
     @staticmethod
     def _point_alias(backend: Any, progress: Progress, version: str, weights: dict[str, float] | None = None) -> None:
@@ -186,7 +187,8 @@ class LambdaDeployments:
 
         lambdas = lambda_backends[backend.account_id][backend.region_name]
         routing = {"AdditionalVersionWeights": weights or {}}
-        lambdas.update_alias(progress.alias, progress.function_name, version, None, routing)
+        # moto annotates description and routing_config as str; None keeps the description, the dict is what moto stores.
+        lambdas.update_alias(progress.alias, progress.function_name, version, None, routing)  # type: ignore[arg-type]
 
 
 def alarm_names(group: Any) -> list[str]:
@@ -225,29 +227,30 @@ def patch_moto(emulator: LambdaDeployments) -> list[tuple[Any, str, Any]]:
     from moto.codedeploy.responses import CodeDeployResponse
     from moto.core.responses import ActionResult
 
-    originals = {
+    originals: dict[str, Callable[..., Any]] = {
         "create_deployment": CodeDeployBackend.create_deployment,
         "get_deployment": CodeDeployBackend.get_deployment,
         "batch_get_deployments": CodeDeployBackend.batch_get_deployments,
         "deployment_info": responses._deployment_info,
     }
 
-    def create_deployment(backend: Any, application_name: str, deployment_group_name: str, *args: Any, **kwargs: Any) -> str:
-        emulator.before_create(backend, application_name, deployment_group_name)
-        deployment_id: str = originals["create_deployment"](backend, application_name, deployment_group_name, *args, **kwargs)
-        emulator.advance(backend, backend.deployments[deployment_id])
+    # Bound as methods of CodeDeployBackend, so the backend is `self`.
+    def create_deployment(self: Any, application_name: str, deployment_group_name: str, *args: Any, **kwargs: Any) -> str:
+        emulator.before_create(self, application_name, deployment_group_name)
+        deployment_id: str = originals["create_deployment"](self, application_name, deployment_group_name, *args, **kwargs)
+        emulator.advance(self, self.deployments[deployment_id])
         return deployment_id
 
-    def get_deployment(backend: Any, deployment_id: str) -> Any:
-        deployment = originals["get_deployment"](backend, deployment_id)
-        emulator.advance(backend, deployment)
+    def get_deployment(self: Any, deployment_id: str) -> Any:
+        deployment = originals["get_deployment"](self, deployment_id)
+        emulator.advance(self, deployment)
         return deployment
 
-    def batch_get_deployments(backend: Any, deployment_ids: list[str]) -> list[Any]:
-        deployments = originals["batch_get_deployments"](backend, deployment_ids)
+    def batch_get_deployments(self: Any, deployment_ids: list[str]) -> list[Any]:
+        deployments: list[Any] = originals["batch_get_deployments"](self, deployment_ids)
         for deployment in deployments:
-            emulator.advance(backend, deployment)
-        return deployments  # type: ignore[no-any-return]
+            emulator.advance(self, deployment)
+        return deployments
 
     def deployment_info(deployment: Any) -> dict[str, Any]:
         info: dict[str, Any] = originals["deployment_info"](deployment)

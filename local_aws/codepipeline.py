@@ -96,10 +96,7 @@ class JobResults:
             results.by_job[body["jobId"]] = {"result": "failure"} | body
             return "{}"
 
-        restore = [
-            (CodePipelineResponse, name, getattr(CodePipelineResponse, name, None))
-            for name in ("put_job_success_result", "put_job_failure_result")
-        ]
+        restore = [(CodePipelineResponse, name, getattr(CodePipelineResponse, name, None)) for name in ("put_job_success_result", "put_job_failure_result")]
         CodePipelineResponse.put_job_success_result = put_job_success_result  # type: ignore[attr-defined]
         CodePipelineResponse.put_job_failure_result = put_job_failure_result  # type: ignore[attr-defined]
         return restore
@@ -201,7 +198,7 @@ def run_buildspec_phases(spec: dict[str, Any], root: Path) -> None:
     environment = os.environ | {str(k): str(v) for k, v in (spec.get("env", {}).get("variables") or {}).items()}
     for phase in ("install", "pre_build", "build", "post_build"):
         for command in (spec.get("phases", {}).get(phase) or {}).get("commands", []):
-            finished = subprocess.run(["bash", "-c", command], cwd=root, env=environment, capture_output=True, text=True, timeout=600)
+            finished = subprocess.run(["bash", "-c", command], cwd=root, env=environment, capture_output=True, text=True, timeout=600, check=False)
             if finished.returncode != 0:
                 tail = (finished.stdout + finished.stderr).strip()[-1500:]
                 raise ActionFailed(f"phase {phase} failed: command {command!r} exited {finished.returncode}: {tail}")
@@ -252,4 +249,3 @@ def run_invoke(
             return details.get("summary", ""), dict(result.get("outputVariables") or {}), details.get("externalExecutionId")
         time.sleep(interval_seconds)
     raise ActionFailed(f"still in progress after {max_invocations} invocations")
-

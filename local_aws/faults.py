@@ -79,12 +79,12 @@ class Faults:
             fault = faults.take(action_of(client, operation))
             if fault is not None:
                 error = {"Error": {"Code": fault.code, "Message": fault.message}, "ResponseMetadata": {"HTTPStatusCode": fault.status}}
-                raise ClientError(error, operation)  # type: ignore[arg-type]
+                raise ClientError(error, operation)
             return original(client, operation, params)
 
-        BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+        BaseClient._make_api_call = make_api_call
 
         def undo() -> None:
-            BaseClient._make_api_call = original  # type: ignore[method-assign]
+            BaseClient._make_api_call = original
 
         return undo

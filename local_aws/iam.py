@@ -144,10 +144,7 @@ def resources_of(client: Any, operation: str, params: dict[str, Any], account: s
 def denied(client: Any, operation: str, action: str, resource: str, identity: Identity) -> ClientError:
     prefix = client.meta.service_model.signing_name
     code = ACCESS_DENIED_CODES.get(prefix, "AccessDeniedException")
-    message = (
-        f"User: {identity.principal} is not authorized to perform: {action} on resource: {resource} "
-        f"because no identity-based policy allows the {action} action"
-    )
+    message = f"User: {identity.principal} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
     return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
 
 
@@ -167,9 +164,9 @@ def patch_botocore() -> Callable[[], None]:
                 raise denied(client, operation, action, resources[0] if resources else "*", identity)
         return original(client, operation, params)
 
-    BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+    BaseClient._make_api_call = make_api_call
 
     def undo() -> None:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original
 
     return undo

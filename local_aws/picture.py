@@ -3,6 +3,7 @@ highlighted: the happy path runs down the left column; failure handling sits to 
 shared failure tail and the Fail states run along the bottom."""
 
 import html
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,7 +76,7 @@ def render(definition: dict[str, Any], visited: list[str] | None = None, title: 
     states = definition["States"]
     place = layout(definition)
     visited = visited or []
-    walked = set(zip(visited, visited[1:]))
+    walked = set(itertools.pairwise(visited))
     failed_end = bool(visited) and states.get(visited[-1], {}).get("Type") == "Fail"
     columns = 1 + max(column for column, _ in place.values())
     rows = 1 + max(row for _, row in place.values())
@@ -88,8 +89,10 @@ def render(definition: dict[str, Any], visited: list[str] | None = None, title: 
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
-        '<path d="M 0 0 L 10 5 L 0 10 z" fill="#6b7280"/></marker></defs>',
+        (
+            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
+            '<path d="M 0 0 L 10 5 L 0 10 z" fill="#6b7280"/></marker></defs>'
+        ),
         f'<text x="{MARGIN}" y="{MARGIN + 12}" font-size="14" font-weight="bold">{html.escape(title or "DeploymentStateMachine")}</text>',
     ]
     for name, state in states.items():
@@ -110,8 +113,7 @@ def render(definition: dict[str, Any], visited: list[str] | None = None, title: 
         entered = name in visited
         stroke = (FAILED_STROKE if state["Type"] == "Fail" else VISITED_STROKE) if entered else PLAIN_STROKE
         parts.append(
-            f'<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="6" fill="{COLORS.get(state["Type"], "#fff")}" '
-            f'stroke="{stroke}" stroke-width="{3 if entered else 1}"/>'
+            f'<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="6" fill="{COLORS.get(state["Type"], "#fff")}" stroke="{stroke}" stroke-width="{3 if entered else 1}"/>'
         )
         label = f"{visited.index(name) + 1}. {name}" if entered else name
         parts.append(f'<text x="{x + 8}" y="{y + 19}" font-weight="{"bold" if entered else "normal"}">{html.escape(label)}</text>')

@@ -44,13 +44,16 @@ def step_environment(step: str) -> dict[str, str]:
         "DEPLOYMENT_TIMEOUT_SECONDS": "60",
         "POLL_INTERVAL_SECONDS": "1",
     }
-    return common | {
-        "validate_code": tests,
-        "run_tests": tests | functions | {"TEST_TIMEOUT_SECONDS": "20"},
-        "staging": deploy | {"FUNCTION_NAME": FUNCTIONS["staging"], "DEPLOYMENT_GROUP": "staging"},
-        "production": deploy | {"FUNCTION_NAME": FUNCTIONS["production"], "DEPLOYMENT_GROUP": "production"},
-        "rollback": functions | {"DEPLOYMENTS_TABLE": TABLE},
-    }[step]
+    return (
+        common
+        | {
+            "validate_code": tests,
+            "run_tests": tests | functions | {"TEST_TIMEOUT_SECONDS": "20"},
+            "staging": deploy | {"FUNCTION_NAME": FUNCTIONS["staging"], "DEPLOYMENT_GROUP": "staging"},
+            "production": deploy | {"FUNCTION_NAME": FUNCTIONS["production"], "DEPLOYMENT_GROUP": "production"},
+            "rollback": functions | {"DEPLOYMENTS_TABLE": TABLE},
+        }[step]
+    )
 
 
 def rollback_settings(environment: str) -> dict[str, Any]:
@@ -96,9 +99,7 @@ class LocalPlatform:
         definition = ASL_PATH.read_text()
         for placeholder, value in placeholders.items():
             definition = definition.replace("${" + placeholder + "}", value)
-        self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(name="deployment", definition=definition, roleArn=ROLE)[
-            "stateMachineArn"
-        ]
+        self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(name="deployment", definition=definition, roleArn=ROLE)["stateMachineArn"]
         return self
 
     @staticmethod
@@ -109,8 +110,14 @@ class LocalPlatform:
     @staticmethod
     def _create_function(name: str, handler: str, code: bytes, environment: dict[str, str], publish: bool = False) -> str:
         function = boto3.client("lambda").create_function(
-            FunctionName=name, Runtime="python3.12", Role=ROLE, Handler=handler, Code={"ZipFile": code},
-            Timeout=300, Publish=publish, Environment={"Variables": environment},
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler=handler,
+            Code={"ZipFile": code},
+            Timeout=300,
+            Publish=publish,
+            Environment={"Variables": environment},
         )
         return str(function["FunctionArn"])
 
@@ -118,8 +125,15 @@ class LocalPlatform:
         codedeploy = boto3.client("codedeploy")
         codedeploy.create_application(applicationName=APPLICATION, computePlatform="Lambda")
         boto3.client("cloudwatch").put_metric_alarm(
-            AlarmName=PRODUCTION_ALARM, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
-            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
+            AlarmName=PRODUCTION_ALARM,
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
             Dimensions=[{"Name": "FunctionName", "Value": FUNCTIONS["production"]}, {"Name": "Resource", "Value": f"{FUNCTIONS['production']}:{ALIAS}"}],
         )
         for environment, function_name in FUNCTIONS.items():

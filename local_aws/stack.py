@@ -15,7 +15,7 @@ state machine's Wait and Retry (local_aws/clock.py); the handlers' own clocks ar
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ class LocalStack:
         item = boto3.client("dynamodb").get_item(TableName=self.outputs["deployments_table_name"], Key=key).get("Item", {})
         return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
 
-    def notifications(self) -> list[dict[str, str]]:
+    def notifications(self) -> list[dict[str, str | None]]:
         """What was published to the notification topic, oldest first (subject and message)."""
         from moto.sns.models import sns_backends
 
@@ -174,7 +174,7 @@ class LocalStack:
             self.server.stop()
 
 
-def app_commit(folder: Path, edits: dict[str, Callable[[str], str]] | None = None) -> Path:
+def app_commit(folder: Path, edits: Mapping[str, Callable[[str], str]] | None = None) -> Path:
     """A commit of the sample application: the repository's app/ copied into `folder`/app (the
     source root, as app/buildspec.yml expects), with `edits` (path under app/ -> function of the
     old text, "" for a new file) applied."""

@@ -194,9 +194,7 @@ class LocalTerraform:
         return cls(workdir=workdir, endpoint=endpoint, variables=dict(variables or {}), log_path=log_path, env=env)
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["terraform", *args], cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        return subprocess.run(["terraform", *args], cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
 
     def _checked(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         result = self.run(*args, timeout=timeout)

@@ -11,7 +11,18 @@ import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from local_aws.platform import ALIAS, APPLICATION, ARTIFACT_BUCKET, FUNCTIONS, RELEASE_BUCKET, TABLE, ALL_AT_ONCE, LocalPlatform, step_environment  # noqa: E402
+# APPLICATION, RELEASE_BUCKET and TABLE are re-exported for the tests that import them from here.
+from local_aws.platform import (  # noqa: E402
+    ALIAS,
+    ALL_AT_ONCE,
+    APPLICATION as APPLICATION,
+    ARTIFACT_BUCKET,
+    FUNCTIONS,
+    RELEASE_BUCKET as RELEASE_BUCKET,
+    TABLE as TABLE,
+    LocalPlatform,
+    step_environment,
+)
 
 
 def app_zip(version: str, extra: dict[str, str] | None = None) -> bytes:
@@ -56,7 +67,6 @@ class Platform(LocalPlatform):
     @staticmethod
     def alias(environment: str) -> dict[str, Any]:
         return boto3.client("lambda").get_alias(FunctionName=FUNCTIONS[environment], Name=ALIAS)  # type: ignore[no-any-return]
-
 
 
 def set_deployment_status(deployment_id: str, status: str) -> None:

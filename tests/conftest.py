@@ -71,5 +71,7 @@ def aws() -> Iterator[None]:
     with mock_aws():
         yield
     shared_aws.client.cache_clear()
+
+
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))

@@ -124,8 +124,16 @@ def test_each_named_failure_ends_in_the_fail_state_of_that_name() -> None:
     assert named == set(fail_states)
     routes = {rule["StringEquals"]: rule["Next"] for rule in STATES["FailWith"]["Choices"]}
     assert routes == {name: name for name in fail_states}
-    assert {"ValidationFailed", "TestsFailed", "StagingDeploymentFailed", "StagingTestsFailed", "ProductionDeploymentFailed",
-            "ProductionVerificationFailed", "DeploymentTimedOut", "RollbackFailed"} <= set(fail_states)
+    assert {
+        "ValidationFailed",
+        "TestsFailed",
+        "StagingDeploymentFailed",
+        "StagingTestsFailed",
+        "ProductionDeploymentFailed",
+        "ProductionVerificationFailed",
+        "DeploymentTimedOut",
+        "RollbackFailed",
+    } <= set(fail_states)
 
 
 def test_a_timed_out_deployment_is_rolled_back_and_named() -> None:

@@ -3,15 +3,15 @@
 import io
 import json
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, RELEASE_BUCKET, Platform, app_zip, set_deployment_status
 from conftest import load_handler
-
 from shared import errors
 from shared.artifacts import lambda_code_sha256
 
@@ -120,9 +120,9 @@ def test_wait_time_is_the_canary_interval_of_the_production_group(aws: None, mon
     result = deploy(platform, context, app_zip("2"), environment="production")
 
     assert result["wait_seconds"] == 300
-    deadline = datetime.strptime(result["deadline"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    deadline = datetime.strptime(result["deadline"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     # The canary's 300 s plus DEPLOYMENT_TIMEOUT_SECONDS (60 in the local platform).
-    assert timedelta(seconds=350) < deadline - datetime.now(timezone.utc) <= timedelta(seconds=360)
+    assert timedelta(seconds=350) < deadline - datetime.now(UTC) <= timedelta(seconds=360)
 
 
 @pytest.mark.parametrize(

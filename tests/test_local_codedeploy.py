@@ -7,8 +7,8 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, Platform, app_zip
 
+from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, Platform, app_zip
 from local_aws.codedeploy import LambdaDeployments, Shift, patch_moto, restore, shift_plan
 from local_aws.platform import PRODUCTION_ALARM
 
@@ -32,12 +32,17 @@ def emulator(aws: None) -> Iterator[LambdaDeployments]:
 
 
 def start(environment: str, current: str = "1", target: str = "2") -> str:
-    appspec = {"version": 0.0, "Resources": [{"app": {"Type": "AWS::Lambda::Function", "Properties": {
-        "Name": FUNCTIONS[environment], "Alias": ALIAS, "CurrentVersion": current, "TargetVersion": target}}}]}
-    return str(boto3.client("codedeploy").create_deployment(
-        applicationName=APPLICATION, deploymentGroupName=environment,
-        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(appspec)}},
-    )["deploymentId"])
+    appspec = {
+        "version": 0.0,
+        "Resources": [{"app": {"Type": "AWS::Lambda::Function", "Properties": {"Name": FUNCTIONS[environment], "Alias": ALIAS, "CurrentVersion": current, "TargetVersion": target}}}],
+    }
+    return str(
+        boto3.client("codedeploy").create_deployment(
+            applicationName=APPLICATION,
+            deploymentGroupName=environment,
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(appspec)}},
+        )["deploymentId"]
+    )
 
 
 def deployment(deployment_id: str) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_fixtures import app_zip
 
+from aws_fixtures import app_zip
 from local_aws.codedeploy import restore
 from local_aws.codepipeline import JobResults, push_commit
 from local_aws.compat import LocalAws
@@ -50,23 +50,59 @@ def create_pipeline(platform: LocalPlatform, waiter_zip: bytes) -> None:
     pipeline_role = boto3.client("iam").create_role(RoleName="pipeline", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     platform._create_function("waiter", "handler.handler", waiter_zip, {"STATE_MACHINE_ARN": platform.state_machine_arn, "POWERTOOLS_SERVICE_NAME": "waiter"})
     boto3.client("codebuild").create_project(
-        name="build", serviceRole=ROLE, environment={"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL"},
-        source={"type": "CODEPIPELINE", "location": "pipeline", "buildspec": "app/buildspec.yml"}, artifacts={"type": "CODEPIPELINE", "location": "pipeline"},
+        name="build",
+        serviceRole=ROLE,
+        environment={"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL"},
+        source={"type": "CODEPIPELINE", "location": "pipeline", "buildspec": "app/buildspec.yml"},
+        artifacts={"type": "CODEPIPELINE", "location": "pipeline"},
     )
     boto3.client("s3").create_bucket(Bucket="source")
     user_parameters = json.dumps({"commit_id": "#{SourceVariables.VersionId}", "pipeline_execution_id": "#{codepipeline.PipelineExecutionId}", "pipeline_name": PIPELINE})
     action = {"owner": "AWS", "version": "1"}
-    boto3.client("codepipeline").create_pipeline(pipeline={
-        "name": PIPELINE, "roleArn": pipeline_role, "artifactStore": {"type": "S3", "location": ARTIFACT_BUCKET},
-        "stages": [
-            {"name": "Source", "actions": [{"name": "Source", "actionTypeId": action | {"category": "Source", "provider": "S3"}, "namespace": "SourceVariables",
-                                            "outputArtifacts": [{"name": "SourceOutput"}], "configuration": {"S3Bucket": "source", "S3ObjectKey": "source.zip"}}]},
-            {"name": "Build", "actions": [{"name": "Build", "actionTypeId": action | {"category": "Build", "provider": "CodeBuild"},
-                                           "inputArtifacts": [{"name": "SourceOutput"}], "outputArtifacts": [{"name": "BuildOutput"}], "configuration": {"ProjectName": "build"}}]},
-            {"name": "Deploy", "actions": [{"name": "DeploymentStateMachine", "actionTypeId": action | {"category": "Invoke", "provider": "Lambda"},
-                                            "inputArtifacts": [{"name": "BuildOutput"}], "configuration": {"FunctionName": "waiter", "UserParameters": user_parameters}}]},
-        ],
-    })
+    boto3.client("codepipeline").create_pipeline(
+        pipeline={
+            "name": PIPELINE,
+            "roleArn": pipeline_role,
+            "artifactStore": {"type": "S3", "location": ARTIFACT_BUCKET},
+            "stages": [
+                {
+                    "name": "Source",
+                    "actions": [
+                        {
+                            "name": "Source",
+                            "actionTypeId": action | {"category": "Source", "provider": "S3"},
+                            "namespace": "SourceVariables",
+                            "outputArtifacts": [{"name": "SourceOutput"}],
+                            "configuration": {"S3Bucket": "source", "S3ObjectKey": "source.zip"},
+                        }
+                    ],
+                },
+                {
+                    "name": "Build",
+                    "actions": [
+                        {
+                            "name": "Build",
+                            "actionTypeId": action | {"category": "Build", "provider": "CodeBuild"},
+                            "inputArtifacts": [{"name": "SourceOutput"}],
+                            "outputArtifacts": [{"name": "BuildOutput"}],
+                            "configuration": {"ProjectName": "build"},
+                        }
+                    ],
+                },
+                {
+                    "name": "Deploy",
+                    "actions": [
+                        {
+                            "name": "DeploymentStateMachine",
+                            "actionTypeId": action | {"category": "Invoke", "provider": "Lambda"},
+                            "inputArtifacts": [{"name": "BuildOutput"}],
+                            "configuration": {"FunctionName": "waiter", "UserParameters": user_parameters},
+                        }
+                    ],
+                },
+            ],
+        }
+    )
 
 
 def repository_with(tmp_path: Path, version: str) -> Path:

@@ -4,8 +4,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HANDLERS
 
+from conftest import HANDLERS
 from tools import package
 
 

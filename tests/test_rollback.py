@@ -4,9 +4,9 @@ from typing import Any
 
 import boto3
 import pytest
+
 from aws_fixtures import ALIAS, FUNCTIONS, Platform, app_zip, set_deployment_status
 from conftest import load_handler
-
 from shared import aws, errors
 
 EXECUTION = {"arn": "arn:aws:states:us-east-1:123456789012:execution:deploy:run-1", "name": "run-1"}
@@ -28,9 +28,7 @@ def deploy(monkeypatch: pytest.MonkeyPatch, context: Any, environment: str, vers
 
 def shift(environment: str, version: str, weights: dict[str, float] | None = None) -> None:
     """Move the alias as CodeDeploy would mid-deployment."""
-    boto3.client("lambda").update_alias(
-        FunctionName=FUNCTIONS[environment], Name=ALIAS, FunctionVersion=version, RoutingConfig={"AdditionalVersionWeights": weights or {}}
-    )
+    boto3.client("lambda").update_alias(FunctionName=FUNCTIONS[environment], Name=ALIAS, FunctionVersion=version, RoutingConfig={"AdditionalVersionWeights": weights or {}})
 
 
 def rollback(context: Any) -> dict[str, Any]:
@@ -75,9 +73,7 @@ def test_restores_staging_after_its_tests_failed(platform: Platform, context: An
     assert record is not None and record["staging"]["rolled_back_to"] == "1"
 
 
-def test_stops_a_canary_in_progress_and_clears_its_weights(
-    platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch, codedeploy: RecordingCodeDeploy
-) -> None:
+def test_stops_a_canary_in_progress_and_clears_its_weights(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch, codedeploy: RecordingCodeDeploy) -> None:
     staging = deploy(monkeypatch, context, "staging", "2")
     set_deployment_status(staging["deployment_id"], "Succeeded")
     shift("staging", "2")

@@ -14,16 +14,15 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from conftest import ROOT, load_handler
 
-from shared import aws as shared_aws
-from shared import errors
+from conftest import ROOT, load_handler
+from shared import aws as shared_aws, errors
 
 BUCKET = "artifacts"
 KEY = "pipeline/BuildOutput/artifact.zip"
 FUNCTIONS = {"staging": "app-staging", "production": "app-production"}
 
-APP = '''
+APP = """
 import json
 import os
 import time
@@ -57,7 +56,7 @@ def handler(event, context):
     if action == "set":
         return {"value": {1, 2}}
     raise AssertionError(action)
-'''
+"""
 
 
 def case(name: str, event: Any, expect: dict[str, Any], phases: list[str] | None = None) -> dict[str, Any]:
@@ -147,7 +146,7 @@ def test_each_difference_is_named_in_the_case_and_the_summary(platform: None, co
     }
     assert verdict["summary"] == (
         "3 of 4 test cases failed against the package: "
-        "'greets by name' (body.message: expected \"Hello, Ada\", got \"Hello, Bob\"); "
+        '\'greets by name\' (body.message: expected "Hello, Ada", got "Hello, Bob"); '
         "'rejects empty name' (statusCode: expected 400, got 200); "
         "'has everything' (body.greeting: missing; items.1.id: missing; statusCode: expected \"200\", got 200; ok: expected 1, got true)"
     )
@@ -223,9 +222,7 @@ def test_output_of_the_application_does_not_corrupt_the_results(platform: None, 
 def test_a_result_that_is_not_json_fails_the_case(platform: None, context: Any) -> None:
     verdict = run(context, "package", app_zip([case("returns a set", {"action": "set"}, {"value": [1, 2]})]))
 
-    assert differences(verdict) == {
-        "returns a set": ["the handler returned a value that is not JSON: TypeError: Object of type set is not JSON serializable"]
-    }
+    assert differences(verdict) == {"returns a set": ["the handler returned a value that is not JSON: TypeError: Object of type set is not JSON serializable"]}
 
 
 @pytest.mark.parametrize(
@@ -237,9 +234,7 @@ def test_a_result_that_is_not_json_fails_the_case(platform: None, context: Any) 
     ],
     ids=["no-function", "import-fails", "no-module"],
 )
-def test_a_handler_that_cannot_be_loaded_fails_every_case(
-    platform: None, context: Any, monkeypatch: pytest.MonkeyPatch, app: str, app_handler: str, expected: str
-) -> None:
+def test_a_handler_that_cannot_be_loaded_fails_every_case(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch, app: str, app_handler: str, expected: str) -> None:
     monkeypatch.setenv("APP_HANDLER", app_handler)
 
     verdict = run(context, "package", app_zip([GREETS, REJECTS], app=app))
@@ -322,11 +317,11 @@ def test_staging_invokes_the_live_alias_and_compares(lambda_stub: Stubber, conte
 
     assert (verdict["phase"], verdict["passed"], verdict["failed"]) == ("staging", False, 1)
     assert differences(verdict)["greets by name"] == ['body.message: expected "Hello, Ada", got "Hi"', "items.0.id: missing"]
-    assert verdict["summary"] == "1 of 2 test cases failed in staging: 'greets by name' (body.message: expected \"Hello, Ada\", got \"Hi\"; items.0.id: missing)"
+    assert verdict["summary"] == '1 of 2 test cases failed in staging: \'greets by name\' (body.message: expected "Hello, Ada", got "Hi"; items.0.id: missing)'
 
 
 def test_a_function_error_fails_the_case_with_its_message(lambda_stub: Stubber, context: Any) -> None:
-    error = {"errorMessage": "'name'", "errorType": "KeyError", "stackTrace": ["  File \"/var/task/app.py\", line 3"]}
+    error = {"errorMessage": "'name'", "errorType": "KeyError", "stackTrace": ['  File "/var/task/app.py", line 3']}
     lambda_stub.add_response("invoke", lambda_response(error, "Unhandled"), invocation("app-staging:live", REJECTS["event"]))
 
     verdict = run(context, "staging", app_zip([REJECTS]))
@@ -423,9 +418,7 @@ def test_an_artifact_that_cannot_be_unpacked_safely_is_an_invalid_artifact(platf
         ("production", "ALIAS_NAME", None, "ALIAS_NAME is not set"),
     ],
 )
-def test_missing_configuration_is_a_configuration_error(
-    platform: None, context: Any, monkeypatch: pytest.MonkeyPatch, phase: str, variable: str, value: str | None, match: str
-) -> None:
+def test_missing_configuration_is_a_configuration_error(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch, phase: str, variable: str, value: str | None, match: str) -> None:
     if value is None:
         monkeypatch.delenv(variable)
     else:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_fixtures import app_zip
 
+from aws_fixtures import app_zip
 from local_aws.compat import LocalAws
 from local_aws.platform import STEPS, LocalPlatform
 from tools import package

@@ -11,10 +11,9 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import ROOT, load_handler
 
-from shared import aws as shared_aws
-from shared import errors
+from conftest import ROOT, load_handler
+from shared import aws as shared_aws, errors
 
 BUCKET = "artifacts"
 KEY = "pipeline/BuildOutput/artifact.zip"
@@ -386,9 +385,7 @@ def test_every_finding_is_listed_in_the_summary(bucket: str, context: Any) -> No
     verdict = validate(context, data)
 
     assert verdict["valid"] is False
-    assert verdict["summary"] == (
-        "2 findings: syntax_error in app.py: line 8: expected ':'; secret in config.py: line 3: AWS access key id AKIA****"
-    )
+    assert verdict["summary"] == ("2 findings: syntax_error in app.py: line 8: expected ':'; secret in config.py: line 3: AWS access key id AKIA****")
 
 
 # --- the declared test cases ----------------------------------------------------------------------

@@ -10,16 +10,16 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel, Shape
 from botocore.stub import Stubber
-from conftest import REGION, load_handler
 from moto.stepfunctions.models import stepfunctions_backends
 
+from conftest import REGION, load_handler
 from shared import aws as shared_aws
 from shared.errors import AwsRequestFailed, InvalidInput
 from shared.observability import logger
@@ -56,12 +56,10 @@ def job_event(
             }
         },
         "inputArtifacts": (
-            [{"name": "BuildOutput", "revision": None, "location": {"type": "S3", "s3Location": {"bucketName": BUCKET, "objectKey": KEY}}}]
-            if artifacts is None
-            else artifacts
+            [{"name": "BuildOutput", "revision": None, "location": {"type": "S3", "s3Location": {"bucketName": BUCKET, "objectKey": KEY}}}] if artifacts is None else artifacts
         ),
         "outputArtifacts": [],
-        "artifactCredentials": {"accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET_KEY, "sessionToken": SESSION_TOKEN, "expirationTime": 1}
+        "artifactCredentials": {"accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET_KEY, "sessionToken": SESSION_TOKEN, "expirationTime": 1},
     }
     if token is not None:
         data["continuationToken"] = token
@@ -171,7 +169,7 @@ def executions(states: Any, state_machine: str) -> list[dict[str, Any]]:
 def finish(execution_arn: str, status: str, **attributes: Any) -> None:
     execution = stepfunctions_backends[ACCOUNT][REGION].describe_execution(execution_arn)
     execution.status = status
-    execution.stop_date = datetime.now(timezone.utc)
+    execution.stop_date = datetime.now(UTC)
     for name, value in attributes.items():
         setattr(execution, name, value)
 
@@ -207,9 +205,7 @@ def test_repeated_first_call_of_a_job_reuses_its_running_execution(states: Any, 
     assert pipeline.calls[0] == pipeline.calls[1]
 
 
-def test_repeated_first_call_after_the_execution_closed_continues_with_it(
-    states: Any, state_machine: str, started: str, pipeline: Pipeline, context: Any
-) -> None:
+def test_repeated_first_call_after_the_execution_closed_continues_with_it(states: Any, state_machine: str, started: str, pipeline: Pipeline, context: Any) -> None:
     states.stop_execution(executionArn=started)
 
     result = waiter.handler(job_event(), context)
@@ -252,8 +248,7 @@ def test_access_denied_on_start_execution_fails_the_job(state_machine: str, pipe
         "jobId": JOB_ID,
         "failureDetails": {
             "type": "JobFailed",
-            "message": "AwsRequestFailed: StartExecution failed: AccessDeniedException: "
-            "User is not authorized to perform: states:StartExecution",
+            "message": "AwsRequestFailed: StartExecution failed: AccessDeniedException: User is not authorized to perform: states:StartExecution",
         },
     }
     assert result["result"] == "failed"
@@ -266,9 +261,7 @@ def test_access_denied_on_start_execution_fails_the_job(state_machine: str, pipe
         ("arn:aws:lambda:us-east-1:123456789012:function:x", "ConfigurationError: environment variable STATE_MACHINE_ARN="),
     ],
 )
-def test_state_machine_arn_missing_or_wrong_fails_the_job(
-    value: str | None, message: str, aws: None, pipeline: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_state_machine_arn_missing_or_wrong_fails_the_job(value: str | None, message: str, aws: None, pipeline: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     if value is None:
         monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
     else:
@@ -350,9 +343,7 @@ LAMBDA_CAUSE = json.dumps(
         ("TIMED_OUT", {"error": "States.Timeout", "cause": "Execution timed out after 3600 seconds"}, "States.Timeout: Execution timed out after 3600 seconds"),
     ],
 )
-def test_failed_execution_fails_the_job_with_a_readable_cause(
-    status: str, attributes: dict[str, str], expected: str, started: str, pipeline: Pipeline, context: Any
-) -> None:
+def test_failed_execution_fails_the_job_with_a_readable_cause(status: str, attributes: dict[str, str], expected: str, started: str, pipeline: Pipeline, context: Any) -> None:
     finish(started, status, **attributes)
 
     result = waiter.handler(continuation_event(started), context)
@@ -465,16 +456,14 @@ EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:DeploymentStateMachine
         (job_event(artifacts=artifact(bucketName=BUCKET)), "InvalidInput: the first input artifact: the event has no 'location.s3Location.objectKey'"),
         (job_event(artifacts=artifact(bucketName=BUCKET, objectKey="")), "InvalidInput: the first input artifact: 'location.s3Location.objectKey' must not be empty"),
         (job_event(token="not json"), "InvalidInput: the continuation token 'not json' is not {\"execution_arn\": <Step Functions execution ARN>}"),
-        (job_event(token=json.dumps({"arn": EXECUTION})), "InvalidInput: the continuation token '{\"arn\": "),
-        (job_event(token=json.dumps({"execution_arn": "d-ABCDEFGHI"})), "InvalidInput: the continuation token '{\"execution_arn\": \"d-ABCDEFGHI\"}' is not"),
+        (job_event(token=json.dumps({"arn": EXECUTION})), 'InvalidInput: the continuation token \'{"arn": '),
+        (job_event(token=json.dumps({"execution_arn": "d-ABCDEFGHI"})), 'InvalidInput: the continuation token \'{"execution_arn": "d-ABCDEFGHI"}\' is not'),
         (job_event(token=json.dumps({"execution_arn": EXECUTION.replace(":execution:", ":stateMachine:")})), "InvalidInput: the continuation token"),
         (job_event(token=""), "InvalidInput: the continuation token is empty"),
         (job_event(token=12), "InvalidInput: the continuation token must be a string, got a number"),
     ],
 )
-def test_bad_event_fails_the_job_with_a_clear_message(
-    event: dict[str, Any], message: str, states: Any, state_machine: str, pipeline: Pipeline, context: Any
-) -> None:
+def test_bad_event_fails_the_job_with_a_clear_message(event: dict[str, Any], message: str, states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
     result = waiter.handler(event, context)
 
     params = pipeline.failure()

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import HANDLERS, LAMBDA_SRC
-from test_terraform import locals_of
 
+from conftest import HANDLERS, LAMBDA_SRC
 from local_aws.platform import STEPS, step_environment
+from test_terraform import locals_of
 
 READERS = {"env", "env_int", "env_default", "handler_env"}
 SET_FOR_EVERY_HANDLER = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}

@@ -33,7 +33,10 @@ print((time.perf_counter() - started) * 1000)
 def import_once(module: str, code_path: str, layer_path: str, environment: dict[str, str]) -> float:
     output = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module), code_path, layer_path],
-        env=environment, capture_output=True, text=True, check=True,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return float(output.strip().splitlines()[-1])
 
@@ -79,10 +82,7 @@ def main() -> None:
             path = BUILD / f"{name}.zip"
             size = path.stat().st_size
             milliseconds, beyond_boto3 = import_ms(str(path), layer_path, lambda_environment(name))
-            print(
-                f"{path.name:<22}{size:>12,}  {verdict(size <= ZIP_TARGET_BYTES):<12}{milliseconds:>15.1f}  "
-                f"{verdict(milliseconds <= IMPORT_TARGET_MS):<12}{beyond_boto3:>16.1f}"
-            )
+            print(f"{path.name:<22}{size:>12,}  {verdict(size <= ZIP_TARGET_BYTES):<12}{milliseconds:>15.1f}  {verdict(milliseconds <= IMPORT_TARGET_MS):<12}{beyond_boto3:>16.1f}")
         for name in ("layer", "app"):
             path = BUILD / f"{name}.zip"
             if path.is_file():

@@ -76,10 +76,7 @@ def main() -> None:
                     continue
                 transitions = len(stack.states_entered(execution["executionArn"]))
                 delay = detection_delay_seconds(lag, poll)
-                print(
-                    f"{lag:<24.0f}{seconds:>12.1f}{transitions:>13}  {verdict(transitions <= TRANSITIONS_TARGET):<12}"
-                    f"{delay:>18.1f}  {verdict(delay <= DETECTION_TARGET_SECONDS):<12}"
-                )
+                print(f"{lag:<24.0f}{seconds:>12.1f}{transitions:>13}  {verdict(transitions <= TRANSITIONS_TARGET):<12}{delay:>18.1f}  {verdict(delay <= DETECTION_TARGET_SECONDS):<12}")
         finally:
             with contextlib.redirect_stdout(log):
                 stack.empty_buckets()

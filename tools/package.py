@@ -54,9 +54,23 @@ def layer_entries(staging: Path) -> list[tuple[Path, str]]:
     # Pure-Python wheels only, so one layer serves x86_64 and arm64 and every supported runtime.
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--no-deps", "--no-compile", "--only-binary=:all:", "--platform", "any", "--implementation", "py",
-            "--target", str(staging / "python"), "-r", str(ROOT / "requirements-layer.txt"),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-compile",
+            "--only-binary=:all:",
+            "--platform",
+            "any",
+            "--implementation",
+            "py",
+            "--target",
+            str(staging / "python"),
+            "-r",
+            str(ROOT / "requirements-layer.txt"),
         ],
         check=True,
     )

@@ -51,7 +51,7 @@ def parse_body(body: Any) -> dict[str, Any]:
     return body
 
 
-def valid_name(name: Any) -> str:
+def valid_name(name: object) -> str:
     if not isinstance(name, str):
         raise BadRequest("name must be a string")
     name = name.strip()

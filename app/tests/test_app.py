@@ -9,7 +9,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-import app  # noqa: E402
+import app
 
 
 def call(event: Any) -> tuple[int, dict[str, Any]]:

@@ -57,9 +57,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if problems:
         # Every environment's state, so a person knows what production runs before acting.
         others = "; ".join(
-            f"{environment} untouched ({alias_state(Target(environment, functions[environment], alias))})"
-            if result["action"] == "untouched"
-            else describe(environment, result)
+            f"{environment} untouched ({alias_state(Target(environment, functions[environment], alias))})" if result["action"] == "untouched" else describe(environment, result)
             for environment, result in results.items()
         )
         raise RollbackFailed(" ".join(problems) + (f" Other environments: {others}." if others else ""))

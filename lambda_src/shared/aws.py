@@ -19,4 +19,4 @@ def client(service: str, read_timeout: int = 30) -> Any:
         read_timeout=read_timeout,
         user_agent_extra="serverless-cd",
     )
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    return boto3.client(service, config=config)

@@ -9,7 +9,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
@@ -122,16 +122,13 @@ def no_op_record(version: str, code_sha256: str) -> dict[str, Any]:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def live_version(environment: Environment) -> str:
     version: str = aws.client("lambda").get_alias(FunctionName=environment.function_name, Name=environment.alias)["FunctionVersion"]
     if version == "$LATEST":
-        raise CodeUpdateFailed(
-            f"alias {environment.alias} of {environment.function_name} points to $LATEST; "
-            "point it at a published version so CodeDeploy can shift traffic"
-        )
+        raise CodeUpdateFailed(f"alias {environment.alias} of {environment.function_name} points to $LATEST; point it at a published version so CodeDeploy can shift traffic")
     return version
 
 
@@ -150,9 +147,7 @@ def version_description(content: str, commit: str) -> str:
 def store_release(environment: Environment, commit: str, code: bytes) -> ArtifactLocation:
     """Keep the exact code promoted to this environment, keyed by commit, for audit and rollback."""
     key = f"{environment.name}/{commit.replace('/', '_')}.zip"
-    response = aws.client("s3").put_object(
-        Bucket=environment.release_bucket, Key=key, Body=code, ContentType="application/zip", Metadata={"commit-id": commit}
-    )
+    response = aws.client("s3").put_object(Bucket=environment.release_bucket, Key=key, Body=code, ContentType="application/zip", Metadata={"commit-id": commit})
     return ArtifactLocation(bucket=environment.release_bucket, key=key, version_id=response.get("VersionId"))
 
 
@@ -172,16 +167,13 @@ def publish(environment: Environment, release: ArtifactLocation, code_sha256: st
     except WaiterError:
         configuration = client.get_function_configuration(FunctionName=environment.function_name)
         raise CodeUpdateFailed(
-            f"the code update of {environment.function_name} ended {configuration.get('LastUpdateStatus')}: "
-            f"{configuration.get('LastUpdateStatusReason', 'no reason given')}"
+            f"the code update of {environment.function_name} ended {configuration.get('LastUpdateStatus')}: {configuration.get('LastUpdateStatusReason', 'no reason given')}"
         ) from None
     configuration = client.get_function_configuration(FunctionName=environment.function_name)
     if configuration["CodeSha256"] != code_sha256:
         raise CodeUpdateFailed(f"{environment.function_name} was changed by someone else during the deployment; run the pipeline again")
     revision = {"RevisionId": configuration["RevisionId"]} if configuration.get("RevisionId") else {}
-    published = client.publish_version(
-        FunctionName=environment.function_name, CodeSha256=code_sha256, Description=description, **revision
-    )
+    published = client.publish_version(FunctionName=environment.function_name, CodeSha256=code_sha256, Description=description, **revision)
     return str(published["Version"])
 
 
@@ -217,9 +209,7 @@ def create_deployment(environment: Environment, current_version: str, target_ver
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "DeploymentLimitExceededException":
-            raise DeploymentInProgress(
-                f"deployment group {environment.deployment_group} already has a deployment in progress; retrying later"
-            ) from None
+            raise DeploymentInProgress(f"deployment group {environment.deployment_group} already has a deployment in progress; retrying later") from None
         raise
     return str(response["deploymentId"])
 
@@ -276,6 +266,6 @@ def check(environment: Environment, deployment: dict[str, Any]) -> dict[str, Any
 
 def parse_deadline(value: str) -> datetime:
     try:
-        return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise InvalidInput(f"'deployment.deadline' {value[:40]!r} is not a UTC timestamp like 2026-01-31T12:00:00Z") from None

@@ -35,9 +35,7 @@ def field(event: Any, path: str, kind: type | tuple[type, ...], *, default: Any 
 
 
 def type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
+    return {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number"}.get(type(value), "null" if value is None else type(value).__name__)
 
 
 def kind_name(kind: type | tuple[type, ...]) -> str:

@@ -11,7 +11,7 @@ UnexpectedError, so no handler ever ends in an unnamed exception.
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Tracer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,7 +60,7 @@ def lambda_entry(handler: Handler) -> Handler:
     def wrapper(event: Any, context: Any) -> Any:
         try:
             return handler(event, context)
-        except Exception as error:  # noqa: BLE001 - every failure leaves as a named error
+        except Exception as error:  # every failure leaves as a named error
             reported = named_error(error)
             if reported is error:
                 logger.error("handler failed", extra={"error": reported.name, "cause": str(reported)})
@@ -70,4 +70,4 @@ def lambda_entry(handler: Handler) -> Handler:
             raise reported.with_traceback(None) from None
 
     traced = tracer.capture_lambda_handler(wrapper, capture_response=False)
-    return logger.inject_lambda_context(traced, log_event=False)  # type: ignore[no-any-return]
+    return cast(Handler, logger.inject_lambda_context(traced, log_event=False))

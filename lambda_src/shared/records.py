@@ -1,6 +1,6 @@
 """The deployment record in DynamoDB: one item per execution, keyed by commit and execution name."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -13,7 +13,7 @@ _deserializer = TypeDeserializer()
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _key(commit_id: str, execution_name: str) -> dict[str, Any]:
@@ -31,8 +31,7 @@ def record_environment(table: str, commit_id: str, execution: Execution, environ
         TableName=table,
         Key=_key(commit_id, execution.name),
         UpdateExpression=(
-            "SET #environment = :details, execution_arn = :arn, updated_at = :now, "
-            "started_at = if_not_exists(started_at, :now), #status = if_not_exists(#status, :in_progress)"
+            "SET #environment = :details, execution_arn = :arn, updated_at = :now, started_at = if_not_exists(started_at, :now), #status = if_not_exists(#status, :in_progress)"
         ),
         ExpressionAttributeNames={"#environment": environment, "#status": "status"},
         ExpressionAttributeValues={

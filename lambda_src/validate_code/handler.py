@@ -46,9 +46,7 @@ from shared.testcases import DEFAULT_PATH, InvalidTestCases, load_test_cases, ph
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 MAX_SCANNED_BYTES = 1024 * 1024
-SCANNED_SUFFIXES = frozenset(
-    {".py", ".json", ".txt", ".cfg", ".conf", ".ini", ".toml", ".yaml", ".yml", ".env", ".pem", ".key", ".properties", ".sh", ".js"}
-)
+SCANNED_SUFFIXES = frozenset({".py", ".json", ".txt", ".cfg", ".conf", ".ini", ".toml", ".yaml", ".yml", ".env", ".pem", ".key", ".properties", ".sh", ".js"})
 SCANNED_NAMES = frozenset({"credentials", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"})
 ACCESS_KEY_ID = re.compile(rb"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 PRIVATE_KEY = re.compile(rb"-----BEGIN (RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY-----")

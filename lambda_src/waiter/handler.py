@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field as dataclass_field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared import aws
@@ -306,7 +306,7 @@ def read_continuation_token(token: Any) -> str:
         document = None
     arn = document.get("execution_arn") if isinstance(document, dict) else None
     if not isinstance(arn, str) or not EXECUTION_ARN.match(arn):
-        raise InvalidInput(f"the continuation token {token[:200]!r} is not {{\"execution_arn\": <Step Functions execution ARN>}}")
+        raise InvalidInput(f'the continuation token {token[:200]!r} is not {{"execution_arn": <Step Functions execution ARN>}}')
     return arn
 
 
@@ -363,6 +363,6 @@ def text(value: Any) -> str | None:
 def elapsed(started: Any) -> str:
     if not isinstance(started, datetime):
         return "an unknown time"
-    seconds = max(0, int((datetime.now(timezone.utc) - started).total_seconds()))
+    seconds = max(0, int((datetime.now(UTC) - started).total_seconds()))
     minutes, seconds = divmod(seconds, 60)
     return f"{minutes}m{seconds:02d}s"

@@ -47,9 +47,7 @@ def test_validate_state_machine_definition(aws: AwsClient) -> None:
 
 def test_list_state_machine_versions(aws: AwsClient) -> None:
     states = aws("stepfunctions")
-    arn = states.create_state_machine(name="versioned", definition=PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/versioned", publish=True)[
-        "stateMachineArn"
-    ]
+    arn = states.create_state_machine(name="versioned", definition=PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/versioned", publish=True)["stateMachineArn"]
     states.update_state_machine(stateMachineArn=arn, definition=PASS_MACHINE, publish=True)
 
     listed = states.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
@@ -108,9 +106,7 @@ def test_deployment_group_reports_its_alarms_and_no_load_balancer(aws: AwsClient
     codedeploy = aws("codedeploy")
     codedeploy.create_application(applicationName="compat-alarms", computePlatform="Lambda")
     alarms = {"enabled": True, "ignorePollAlarmFailure": False, "alarms": [{"name": "errors"}]}
-    codedeploy.create_deployment_group(
-        applicationName="compat-alarms", deploymentGroupName="watched", serviceRoleArn=ROLE, alarmConfiguration=alarms
-    )
+    codedeploy.create_deployment_group(applicationName="compat-alarms", deploymentGroupName="watched", serviceRoleArn=ROLE, alarmConfiguration=alarms)
     codedeploy.create_deployment_group(applicationName="compat-alarms", deploymentGroupName="unwatched", serviceRoleArn=ROLE)
 
     watched = codedeploy.get_deployment_group(applicationName="compat-alarms", deploymentGroupName="watched")["deploymentGroupInfo"]
@@ -133,9 +129,7 @@ def test_codebuild_project_for_codepipeline_needs_no_location(aws: AwsClient) ->
     )["project"]
     assert project["source"]["type"] == "CODEPIPELINE" and project["artifacts"]["type"] == "CODEPIPELINE"
     with pytest.raises(ClientError, match="location is required"):
-        codebuild.create_project(
-            name="compat-s3-build", source={"type": "S3"}, artifacts={"type": "NO_ARTIFACTS"}, environment=CODEBUILD_ENVIRONMENT, serviceRole=role
-        )
+        codebuild.create_project(name="compat-s3-build", source={"type": "S3"}, artifacts={"type": "NO_ARTIFACTS"}, environment=CODEBUILD_ENVIRONMENT, serviceRole=role)
 
 
 def test_codebuild_project_keeps_its_encryption_key(aws: AwsClient) -> None:

@@ -65,11 +65,7 @@ def test_a_throttled_task_is_retried_then_succeeds(stack: LocalStack, tmp_path: 
     outcome = push(stack, tmp_path, "throttle1", new_version("1.1.1"))
 
     assert_succeeded(outcome)
-    failures = [
-        event["lambdaFunctionFailedEventDetails"]["error"]
-        for event in stack.history(outcome.execution["executionArn"])
-        if event["type"] == "LambdaFunctionFailed"
-    ]
+    failures = [event["lambdaFunctionFailedEventDetails"]["error"] for event in stack.history(outcome.execution["executionArn"]) if event["type"] == "LambdaFunctionFailed"]
     assert failures == ["Lambda.TooManyRequestsException"] * 2
     assert outcome.live_after["production"] != outcome.live_before["production"]
 

@@ -115,8 +115,6 @@ def test_apply_creates_the_pipeline_source_build_deploy(stack: LocalStack, aws: 
     assert deploy["configuration"]["FunctionName"] == HANDLER_FUNCTIONS["waiter"]
 
 
-
-
 def test_a_plan_after_a_deployment_has_no_changes(stack: LocalStack, tmp_path: Path) -> None:
     outcome = push(stack, tmp_path, "plan0001", new_version("1.0.1"))
     assert outcome.execution["status"] == "SUCCEEDED", outcome.execution.get("cause")
