@@ -1,19 +1,30 @@
-# Everything here runs offline once `make install` has fetched the Python packages.
+# Everything here runs offline once `make install` has fetched the Python and npm packages.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
 BUILD := build
 HANDLERS := validate_code run_tests staging production rollback waiter
 SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
 ZIPS := $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/layer.zip $(BUILD)/app.zip
 
-.PHONY: install package test bench demo clean local-aws
+.PHONY: install package lint lint-terraform lint-python lint-rendered test bench demo clean local-aws
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements-dev.txt requirements-layer.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# checkov pins packages (boto3 among them) to versions the tests do not use: it gets a venv of its own.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
 	touch $@
 
 package: $(ZIPS)
@@ -30,7 +41,25 @@ $(BUILD)/app.zip: $(wildcard app/src/*.py) app/test_cases.json tools/package.py
 $(BUILD)/layer.zip: requirements-layer.txt tools/package.py
 	$(PYTHON) tools/package.py layer $@
 
-test: install package
+# Every check of `make lint` runs offline; see "Verifying without an AWS account" in the README.
+lint: lint-terraform lint-python lint-rendered
+
+lint-terraform: install package
+	terraform fmt -check -recursive -diff
+	$(PY) -m tools.validate_terraform
+	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --skip-download --quiet --compact
+
+lint-python: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+# Applies the configuration to a local AWS and lints the state machine definition and the IAM
+# policies exactly as Terraform rendered them (statelint, asl-validator, parliament).
+lint-rendered: install package
+	$(PY) -m tools.lint_rendered
+
+test: lint
 	$(PY) -m pytest -q tests
 
 bench: install package
@@ -38,7 +67,7 @@ bench: install package
 	$(PY) -m tools.bench_stack
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) .local-aws
 
 # The Terraform applied to a local AWS, two commits through its pipeline, then destroy.
 demo: install package

@@ -185,6 +185,7 @@ data "aws_iam_policy_document" "handler_basics" {
     resources = ["${aws_cloudwatch_log_group.handler[each.key].arn}:log-stream:*"]
   }
 
+  # X-Ray has no resource-level permissions.
   statement {
     sid       = "WriteTraces"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]

@@ -109,8 +109,9 @@ data "aws_iam_policy_document" "key" {
       identifiers = ["logs.${local.region}.${local.dns_suffix}"]
     }
 
+    # The encryption context is typed String; StringLike matches the log group ARN patterns.
     condition {
-      test     = "ArnLike"
+      test     = "StringLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values = [
         "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*",

@@ -1,16 +1,9 @@
-"""Checks of the Terraform root configuration.
-
-Two kinds: `terraform fmt` / `init` / `validate` (skipped, with the reason shown, when terraform
-or a local mirror of the hashicorp/aws provider is missing), and static checks of the HCL read
-with python-hcl2, which need neither.
+"""Static checks of the Terraform root configuration, read with python-hcl2. `terraform fmt` and
+`terraform validate` run in `make lint` (tools/validate_terraform.py).
 """
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +12,9 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from local_aws.terraform import PROVIDER_DIR, cli_config, find_provider_mirror
-
 ROOT = Path(__file__).resolve().parent.parent
 ASL = ROOT / "asl" / "deployment.asl.json"
 HANDLERS = {"validate_code", "run_tests", "staging", "production", "rollback", "waiter"}
-PACKAGES = sorted(HANDLERS) + ["layer", "app"]
 HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 
 # The one statement allowed a wildcard action: the account-root statement of the key policy, which
@@ -70,67 +60,7 @@ def statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The statements of a parsed aws_iam_policy_document, dynamic ones included."""
     yield from document.get("statement", [])
     for dynamic in document.get("dynamic", []):
-        for content in dynamic.get("statement", {}).get("content", []):
-            yield content
-
-
-def terraform(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-# ---------------------------------------------------------------------------
-# terraform fmt / init / validate
-# ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    if shutil.which("terraform") is None:
-        pytest.skip("terraform not on PATH: HCL not validated")
-    mirror = find_provider_mirror()
-    if mirror is None:
-        pytest.skip(f"no filesystem mirror holding {PROVIDER_DIR} found: HCL not validated")
-    config = cli_config(tmp_path_factory.mktemp("terraform-cli"), mirror)
-    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    env.pop("TF_DATA_DIR", None)
-    return env
-
-
-@pytest.fixture(scope="module")
-def initialized_copy(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The configuration copied to a temporary directory and initialized there, so that no
-    .terraform directory or lock file lands in the repository."""
-    workdir = tmp_path_factory.mktemp("terraform-root")
-    for tf_file in all_tf_files():
-        shutil.copy2(tf_file, workdir / tf_file.name)
-    if (ROOT / "asl").is_dir():
-        shutil.copytree(ROOT / "asl", workdir / "asl")
-    # validate hashes the zips whose paths it can resolve; a stub stands in for any not built yet.
-    (workdir / "build").mkdir()
-    for package in PACKAGES:
-        built, copy = ROOT / "build" / f"{package}.zip", workdir / "build" / f"{package}.zip"
-        if built.is_file():
-            shutil.copy2(built, copy)
-        else:
-            with zipfile.ZipFile(copy, "w") as stub:
-                stub.writestr("README", "stub for terraform validate\n")
-    result = terraform(["init", "-backend=false", "-input=false", "-no-color"], workdir, terraform_env)
-    assert result.returncode == 0, f"terraform init failed:\n{result.stdout}\n{result.stderr}"
-    return workdir
-
-
-def test_terraform_fmt(terraform_env: dict[str, str]) -> None:
-    result = terraform(["fmt", "-check", "-recursive", "-diff", "-no-color"], ROOT, terraform_env, timeout=60)
-    assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}\n{result.stderr}"
-
-
-def test_terraform_validate(initialized_copy: Path, terraform_env: dict[str, str]) -> None:
-    result = terraform(["validate", "-json", "-no-color"], initialized_copy, terraform_env)
-    report = json.loads(result.stdout)
-    messages = [f"{d['severity']}: {d['summary']} {d.get('detail', '')}" for d in report.get("diagnostics", [])]
-    assert report["valid"], "terraform validate failed:\n" + "\n".join(messages)
-    # Deprecations show up as warnings: the configuration must have none under either provider line.
-    assert report["warning_count"] == 0, "terraform validate warned:\n" + "\n".join(messages)
+        yield from dynamic.get("statement", {}).get("content", [])
 
 
 # ---------------------------------------------------------------------------
@@ -157,9 +87,7 @@ def test_asl_placeholders_match_templatefile_variables() -> None:
     assert match, f"definition is not templatefile() of asl/deployment.asl.json: {definition}"
     variables = set(re.findall(r"(?:^|,)\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", match.group(1)))
 
-    assert placeholders == variables, (
-        f"only in the ASL: {sorted(placeholders - variables)}; only in templatefile(): {sorted(variables - placeholders)}"
-    )
+    assert placeholders == variables, f"only in the ASL: {sorted(placeholders - variables)}; only in templatefile(): {sorted(variables - placeholders)}"
     rendered = re.sub(r"(?<!\$)\$\{[A-Za-z_][A-Za-z0-9_]*\}", "placeholder", template).replace("$${", "${")
     json.loads(rendered)
 
@@ -204,9 +132,5 @@ def test_no_allow_statement_grants_a_wildcard_action() -> None:
                     continue
                 if (document_name, statement.get("sid")) in WILDCARD_ALLOWED:
                     continue
-                offenders += [
-                    f"{tf_file.name}: {document_name}/{statement.get('sid')}: {action}"
-                    for action in statement.get("actions", [])
-                    if "*" in action
-                ]
+                offenders += [f"{tf_file.name}: {document_name}/{statement.get('sid')}: {action}" for action in statement.get("actions", []) if "*" in action]
     assert not offenders, "wildcard actions:\n" + "\n".join(offenders)
