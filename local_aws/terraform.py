@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,17 +126,28 @@ def missing_prerequisites() -> str | None:
     return None
 
 
-def copy_configuration(workdir: Path) -> None:
-    """The root module's *.tf, asl/ and build/ into `workdir`, replacing an earlier copy of them
-    (Terraform's state and .terraform/ there are kept)."""
+def copy_configuration(workdir: Path, stub_missing_packages: bool = False) -> None:
+    """The root module's *.tf, asl/ and the package zips of build/ into `workdir`, replacing an
+    earlier copy of them (Terraform's state and .terraform/ there are kept). With
+    `stub_missing_packages`, a zip not built yet gets a stub, which is enough for `terraform
+    validate`: it only hashes the zips."""
     workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob("*.tf"):
         old.unlink()
     for tf_file in ROOT.glob("*.tf"):
         shutil.copy2(tf_file, workdir / tf_file.name)
-    for folder in ("asl", "build"):
-        shutil.rmtree(workdir / folder, ignore_errors=True)
-        shutil.copytree(ROOT / folder, workdir / folder)
+    shutil.rmtree(workdir / "asl", ignore_errors=True)
+    shutil.copytree(ROOT / "asl", workdir / "asl")
+    build = workdir / "build"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir()
+    for package in PACKAGES:
+        built = ROOT / "build" / f"{package}.zip"
+        if built.is_file():
+            shutil.copy2(built, build / built.name)
+        elif stub_missing_packages:
+            with zipfile.ZipFile(build / built.name, "w") as stub:
+                stub.writestr("README", "stub for terraform validate\n")
 
 
 def cli_config(workdir: Path, mirror: Path) -> Path:

@@ -8,37 +8,19 @@ the installed provider line is an error in the next one.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
-from local_aws.terraform import PACKAGES, ROOT, cli_config, find_provider_mirror
-
-
-def copy_for_validate(workdir: Path) -> None:
-    """The *.tf files and asl/ into `workdir`, with the zips of build/ (a stub for any not built:
-    validate only hashes them)."""
-    for tf_file in ROOT.glob("*.tf"):
-        shutil.copy2(tf_file, workdir / tf_file.name)
-    shutil.copytree(ROOT / "asl", workdir / "asl")
-    (workdir / "build").mkdir()
-    for package in PACKAGES:
-        built, copy = ROOT / "build" / f"{package}.zip", workdir / "build" / f"{package}.zip"
-        if built.is_file():
-            shutil.copy2(built, copy)
-        else:
-            with zipfile.ZipFile(copy, "w") as stub:
-                stub.writestr("README", "stub for terraform validate\n")
+from local_aws.terraform import cli_config, copy_configuration, find_provider_mirror
 
 
 def validate() -> tuple[bool, list[str]]:
     """(valid without warnings, what to print: the provider versions used and the diagnostics)."""
     with tempfile.TemporaryDirectory(prefix="validate-") as folder:
         workdir = Path(folder)
-        copy_for_validate(workdir)
+        copy_configuration(workdir, stub_missing_packages=True)
         env = {name: value for name, value in os.environ.items() if name != "TF_DATA_DIR"} | {"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
         mirror = find_provider_mirror()
         if mirror is not None:
