@@ -3,7 +3,9 @@
 `install()` patches moto in this process. Each gap names the AWS behaviour it reproduces; nothing
 here replaces what is under test: handlers run from the exact code bytes stored in Lambda, with the
 function's handler string and environment variables. CodeDeploy for Lambda is emulated in
-local_aws/codedeploy.py and the fast clock is local_aws/clock.py; `install()` wires both in.
+local_aws/codedeploy.py, the fast clock is local_aws/clock.py, EventBridge's delivery to Lambda
+targets is local_aws/events.py and CodePipeline's StopPipelineExecution local_aws/codepipeline.py;
+`install()` wires them in.
 """
 
 import contextlib
@@ -22,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local_aws import clock, codedeploy, faults, iam
+from local_aws import clock, codedeploy, codepipeline, events, faults, iam
 from local_aws.codedeploy import LambdaDeployments
 
 # Invocations run one at a time: they swap process-wide state (modules, environment). The lock is
@@ -479,7 +481,9 @@ class LocalAws:
     `speedup` runs CodeDeploy's traffic shifting and the state machine's Wait and Retry times that
     many times faster than the wall clock (local_aws/clock.py). With `check_iam`, each function
     runs as its execution role and each state machine execution as the state machine's role: every
-    AWS call they make is checked against the role's policies (local_aws/iam.py)."""
+    AWS call they make is checked against the role's policies (local_aws/iam.py). Events that
+    EventBridge rules deliver to Lambda functions run in the background; `wait_for_deliveries`
+    waits for them (local_aws/events.py)."""
 
     def __init__(self, speedup: float = 1.0, check_iam: bool = False) -> None:
         self.speedup = speedup
@@ -487,6 +491,11 @@ class LocalAws:
         self.deployments = LambdaDeployments(speedup)
         self.faults = faults.Faults()
         self.throttled_invocations: dict[str, int] = {}
+        self.event_deliveries = events.EventDeliveries()
+
+    def wait_for_deliveries(self, timeout_seconds: float = 60.0) -> list[events.Delivery]:
+        """Block until no event is on its way to a Lambda function; every delivery so far, oldest first."""
+        return self.event_deliveries.wait(timeout_seconds)
 
     @property
     def failing_deployment_groups(self) -> set[str]:
@@ -558,7 +567,7 @@ class LocalAws:
             (boto3, "_get_default_session", original_default_session),
             (os, "environ", os.environ),
         ]
-        patched = codedeploy.patch_moto(self.deployments) + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else [])
+        patched = codedeploy.patch_moto(self.deployments) + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else []) + self.event_deliveries.patch_moto()
         self._restore += [(owner, name, _MISSING if original is None else original) for owner, name, original in patched]
         LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
         ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
@@ -576,7 +585,8 @@ class LocalAws:
         from moto.codebuild.responses import CodeBuildResponse
         from moto.codedeploy import responses as codedeploy_responses
         from moto.codedeploy.responses import CodeDeployResponse
-        from moto.codepipeline.models import CodePipeline
+        from moto.codepipeline.models import CodePipeline, PipelineExecution
+        from moto.codepipeline.responses import CodePipelineResponse
         from moto.s3.models import FakeBucket
         from moto.s3.responses import S3Response
         from moto.stepfunctions.responses import StepFunctionResponse
@@ -585,10 +595,13 @@ class LocalAws:
         check_artifacts = codebuild_responses._validate_required_params_artifacts
         describe_group = codedeploy_responses._deployment_group_info
         create_project = CodeBuildResponse.create_project
+        summarize_execution = PipelineExecution.to_summary_dict
         replacements: list[tuple[Any, str, Any]] = [
             (StepFunctionResponse, "validate_state_machine_definition", validate_state_machine_definition),
             (StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions),
             (CodePipeline, "metadata", property(pipeline_metadata)),
+            (CodePipelineResponse, "stop_pipeline_execution", codepipeline.stop_pipeline_execution),
+            (PipelineExecution, "to_summary_dict", lambda record: codepipeline.execution_summary(record, summarize_execution)),
             (CodeDeployResponse, "delete_deployment_group", delete_deployment_group),
             (CodeDeployResponse, "delete_application", delete_application),
             (codebuild_responses, "_validate_required_params_source", lambda settings: check_codebuild_location("source", settings, check_source)),

@@ -95,7 +95,7 @@ class LocalPlatform:
     def create_steps(self) -> "LocalPlatform":
         topic = boto3.client("sns").create_topic(Name="deployments")["TopicArn"]
         arns = {step: self._create_function(f"step-{step}", "handler.handler", self.step_zips[step], step_environment(step)) for step in STEPS}
-        placeholders = {f"{step}_function_arn": arn for step, arn in arns.items()} | {"deployments_table_name": TABLE, "notification_topic_arn": topic}
+        placeholders = {f"{step}_function_arn": arn for step, arn in arns.items()} | {"deployments_table_name": TABLE, "notification_topic_arn": topic, "partition": "aws"}
         definition = ASL_PATH.read_text()
         for placeholder, value in placeholders.items():
             definition = definition.replace("${" + placeholder + "}", value)

@@ -6,6 +6,19 @@ with commits pushed through the pipeline it defines.
     stack.execution(run)                        # the DeploymentStateMachine execution it started
     stack.down()                                # empty the buckets, terraform destroy, stop
 
+A push is an execution of the pipeline, as CodePipeline's API shows it. From a test, while a push
+runs in another thread:
+
+    execution_id = stack.in_progress_execution("c0ffee1")  # waits until that commit's execution shows
+    stack.stop_pipeline_execution(execution_id, abandon=True, reason="superseded")
+    stack.pipeline_execution(execution_id)["status"]       # Stopping, then Stopped
+    stack.wait_for_deliveries()                            # events on their way to Lambda functions, done
+
+The push then returns a PipelineRun whose status is "Stopped". Each change of an execution's state
+puts a "CodePipeline Pipeline Execution State Change" event on the default event bus, which rules
+deliver to their targets, Lambda functions in the background (local_aws/codepipeline.py,
+local_aws/events.py).
+
 Everything runs in this process but Terraform: the local AWS serves Terraform over HTTP on
 127.0.0.1 and the calls made here in-process. Functions run as their execution roles and
 executions as the state machine's role, each call checked against the policies Terraform attached
@@ -22,10 +35,11 @@ from typing import Any
 
 import boto3
 
-from local_aws import executions
+from local_aws import codepipeline, executions
 from local_aws.codedeploy import restore
 from local_aws.codepipeline import JobResults, PipelineRun, push_commit
 from local_aws.compat import LocalAws
+from local_aws.events import Delivery
 from local_aws.server import start_local_aws
 from local_aws.terraform import DEFAULT_WORKDIR, ROOT, LocalTerraform
 
@@ -54,8 +68,12 @@ class LocalServer:
         return cls(url, patches, job_results, stop, job_results.patch_moto())
 
     def stop(self) -> None:
-        restore(self._restore_jobs)
-        self._stop()
+        """Stop the local AWS once no event is on its way to a function."""
+        try:
+            self.patches.wait_for_deliveries()
+        finally:
+            restore(self._restore_jobs)
+            self._stop()
 
 
 @dataclass
@@ -100,6 +118,24 @@ class LocalStack:
         # CodePipeline re-invokes an action with a continuation token for up to 24 hours.
         pipeline, results = self.outputs["pipeline_name"], self.server.job_results
         return push_commit(pipeline, source, commit_id, results, continuation_interval_seconds=0.05, max_invocations=100_000)
+
+    def in_progress_execution(self, commit_id: str | None = None, timeout_seconds: float = 30.0) -> str:
+        """The id of the pipeline's InProgress execution (of `commit_id`, once its Source action ran,
+        if given; the newest if several), waiting up to `timeout_seconds` for one."""
+        return codepipeline.in_progress_execution(self.outputs["pipeline_name"], commit_id, timeout_seconds)
+
+    def stop_pipeline_execution(self, execution_id: str, abandon: bool = False, reason: str | None = None) -> None:
+        """StopPipelineExecution: abandon the in-progress action, or let it finish (abandon=False)."""
+        codepipeline.stop_execution(self.outputs["pipeline_name"], execution_id, abandon, reason)
+
+    def pipeline_execution(self, execution_id: str) -> dict[str, Any]:
+        """GetPipelineExecution: the execution's status, variables and trigger."""
+        return codepipeline.get_execution(self.outputs["pipeline_name"], execution_id)
+
+    def wait_for_deliveries(self, timeout_seconds: float = 60.0) -> list[Delivery]:
+        """Block until no event is on its way to a Lambda function (EventBridge delivers in the
+        background); every delivery so far, oldest first, with its status and the function's result."""
+        return self.patches.wait_for_deliveries(timeout_seconds)
 
     # --- what a user would look at ------------------------------------------------------------
 
@@ -160,6 +196,7 @@ class LocalStack:
                     s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
 
     def destroy(self) -> None:
+        self.wait_for_deliveries()  # no function runs while its resources are destroyed
         self.empty_buckets()
         started = time.monotonic()
         self.terraform.destroy()

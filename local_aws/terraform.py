@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKDIR = ROOT / ".local-aws" / "terraform"
 OVERRIDE_FILE = "local_aws_override.tf"
 PROVIDER_DIR = Path("registry.terraform.io") / "hashicorp" / "aws"
-PACKAGES = ("validate_code", "run_tests", "staging", "production", "rollback", "waiter", "layer", "app")
+PACKAGES = ("validate_code", "run_tests", "staging", "production", "rollback", "waiter", "stop_deployment", "layer", "app")
 
 # Endpoint arguments of the provider's `endpoints {}` block (their names in provider 5.100), one
 # per service the configuration calls. CodeCommit and the connection services are only read when
