@@ -5,15 +5,17 @@ import functools
 import hashlib
 import io
 import json
-import struct
+import os
 import zipfile
 from typing import Any
 
 import boto3
 import pytest
 
-from conftest import ROOT, load_handler
+import vendored
+from conftest import ROOT, FakeLambdaContext, load_handler
 from shared import aws as shared_aws, errors
+from zip_craft import DAMAGE, damaged, flags_of, patch_central
 
 BUCKET = "artifacts"
 KEY = "pipeline/BuildOutput/artifact.zip"
@@ -44,31 +46,6 @@ def package(changes: dict[str, str | bytes | None] | None = None) -> bytes:
         else:
             files[path] = content
     return make_zip(files)  # type: ignore[arg-type]
-
-
-def central_header(data: bytes, name: str) -> int:
-    """Offset of `name`'s central directory header."""
-    offset = data.find(b"PK\x01\x02")
-    while offset >= 0:
-        name_length = struct.unpack_from("<H", data, offset + 28)[0]
-        if data[offset + 46 : offset + 46 + name_length] == name.encode():
-            return offset
-        offset = data.find(b"PK\x01\x02", offset + 4)
-    raise AssertionError(f"{name} is not in the central directory")
-
-
-def patch_central(data: bytes, name: str, *, flags: int | None = None, compression: int | None = None, crc: int | None = None, size: int | None = None) -> bytes:
-    """Rewrite fields of one central directory header, as a hand-crafted zip would have them."""
-    patched = bytearray(data)
-    offset = central_header(data, name)
-    for value, position, layout in ((flags, 8, "<H"), (compression, 10, "<H"), (crc, 16, "<I"), (size, 24, "<I")):
-        if value is not None:
-            struct.pack_into(layout, patched, offset + position, value)
-    return bytes(patched)
-
-
-def flags_of(data: bytes, name: str) -> int:
-    return int(struct.unpack_from("<H", data, central_header(data, name) + 8)[0])
 
 
 @functools.cache
@@ -185,26 +162,40 @@ def test_a_symbolic_link_outside_the_package_is_both_findings(bucket: str, conte
     assert findings(verdict) == [("unsafe_path", "../link"), ("symlink", "../link")]
 
 
+def test_findings_about_very_long_entry_names_stay_a_few_kb(bucket: str, context: Any) -> None:
+    # Zip entry names can be 64 KB long; the verdict travels in a Step Functions state (256 KB at most).
+    hostile = {f"../{index:02d}-{'x' * 20_000}.py": "x = 1\n" for index in range(60)}
+
+    verdict = validate(context, make_zip({"app.py": APP, "test_cases.json": CASES, **hostile}))
+
+    assert len(verdict["findings"]) == 50 and all(finding["check"] == "unsafe_path" for finding in verdict["findings"])
+    assert len(json.dumps(verdict)) < 40_000
+    assert verdict["summary"].startswith("60 findings: unsafe_path in ../00-xxx")
+
+
 def test_a_directory_entry_outside_the_package_is_an_unsafe_path(bucket: str, context: Any) -> None:
     verdict = validate(context, make_zip({"app.py": APP, "test_cases.json": CASES, "../outside/": b""}))
 
     assert findings(verdict) == [("unsafe_path", "../outside/")]
 
 
-def test_an_artifact_over_50_mb_is_refused_without_downloading_it(bucket: str, context: Any) -> None:
+def store(data: bytes) -> None:
+    """Straight into moto's store: uploading tens of MB through the S3 API takes seconds."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
 
-    # Straight into moto's store: uploading 50 MB through the S3 API takes seconds.
-    s3_backends[DEFAULT_ACCOUNT_ID]["global"].put_object(BUCKET, KEY, b"\0" * (50 * 1024 * 1024 + 1))
-    downloads: list[str] = []
-    shared_aws.client("s3").meta.events.register("before-call.s3.GetObject", lambda **kwargs: downloads.append("GetObject"))
+    s3_backends[DEFAULT_ACCOUNT_ID]["global"].put_object(BUCKET, KEY, data)
+
+
+def test_a_package_over_50_mb_zipped_is_validated_like_any_other(bucket: str, context: Any) -> None:
+    # Lambda's 50 MB limit is for zips uploaded directly; the deploy handlers update functions from S3.
+    data = package({"models/weights.bin": os.urandom(51 * 1024 * 1024)})
+    store(data)
 
     verdict = load_handler("validate_code").handler(state(), context)
 
-    assert findings(verdict) == [("too_large_zipped", None)]
-    assert "52428801 bytes" in verdict["summary"] and verdict["sha256"] is None and verdict["code_sha256"] is None
-    assert downloads == []
+    assert verdict["valid"] is True, verdict["summary"]
+    assert verdict["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_declared_sizes_over_250_mb_unzipped_are_a_finding(bucket: str, context: Any) -> None:
@@ -214,7 +205,7 @@ def test_declared_sizes_over_250_mb_unzipped_are_a_finding(bucket: str, context:
 
     assert findings(verdict) == [("too_large_unzipped", None)]
     declared = 260 * 1024 * 1024 + len(APP) + len(CASES)
-    assert message_of(verdict, "too_large_unzipped") == f"the entries declare {declared} bytes unzipped, over Lambda's 262144000-byte limit"
+    assert message_of(verdict, "too_large_unzipped") == f"the entries declare {declared} bytes unzipped, over Lambda's 262144000-byte limit; they were not read"
 
 
 def test_a_huge_declared_size_is_not_read_into_memory(bucket: str, context: Any) -> None:
@@ -267,6 +258,16 @@ def test_an_unknown_compression_method_is_unreadable(bucket: str, context: Any) 
     verdict = validate(context, patch_central(package({"lib/util.py": "x = 1\n"}), "lib/util.py", compression=99))
 
     assert findings(verdict) == [("unreadable_entry", "lib/util.py")]
+
+
+@pytest.mark.parametrize("kind", ["unsupported-compression", "bad-crc", "corrupt-data"])
+def test_damage_to_a_file_that_is_neither_scanned_nor_compiled_is_an_unreadable_entry(bucket: str, context: Any, kind: str) -> None:
+    data = damaged(package({"lib/native.so": os.urandom(4096) + b"\0" * 65536}), "lib/native.so", kind)
+
+    verdict = validate(context, data)
+
+    assert findings(verdict) == [("unreadable_entry", "lib/native.so")]
+    assert DAMAGE[kind] in message_of(verdict, "unreadable_entry")
 
 
 def test_a_name_that_is_not_utf8_is_handled_like_any_other(bucket: str, context: Any) -> None:
@@ -388,6 +389,158 @@ def test_every_finding_is_listed_in_the_summary(bucket: str, context: Any) -> No
     assert verdict["summary"] == ("2 findings: syntax_error in app.py: line 8: expected ':'; secret in config.py: line 3: AWS access key id AKIA****")
 
 
+# --- a real application's package: vendored libraries -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def vendored_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The pinned wheels of tests/vendored-requirements.txt installed with `pip install --target`,
+    zipped with the two-file application."""
+    missing = vendored.missing_wheels()
+    if missing:
+        pytest.fail(f"the wheels of {', '.join(missing)} are not in {vendored.WHEELS}: run `make install`", pytrace=False)
+    folder = tmp_path_factory.mktemp("vendored")
+    vendored.install(folder)
+    return vendored.package(folder, {"app.py": APP, "test_cases.json": CASES})
+
+
+def with_files(data: bytes, files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_vendored_libraries_are_not_the_applications_secrets_or_syntax_errors(bucket: str, context: Any, vendored_zip: bytes) -> None:
+    names = zipfile.ZipFile(io.BytesIO(vendored_zip)).namelist()
+    # botocore's documentation examples hold a private key block.
+    assert "botocore/data/iam/2010-05-08/examples-1.json" in names
+    assert {"numpy/__init__.py", "pandas/__init__.py", "requests/__init__.py", "pydantic/__init__.py"} <= set(names)
+    store(vendored_zip)
+
+    verdict = load_handler("validate_code").handler(state(), context)
+
+    assert verdict["findings"] == []
+    assert verdict["summary"].startswith(f"code is valid: {len(names)} files ({len(names) - 2} of them from 20 installed distributions, given the safety checks only)")
+
+
+@pytest.mark.parametrize("installed", [False, True], ids=["app-files-loose", "app-pip-installed"])
+def test_the_applications_own_files_get_every_check_beside_vendored_libraries(bucket: str, context: Any, vendored_zip: bytes, installed: bool) -> None:
+    own: dict[str, str | bytes] = {"settings.py": f"KEY = '{KEY_ID}'\n", "lib/broken.py": "def greet(name)\n    return name\n"}
+    if installed:
+        # The application installed into the package like its libraries: its distribution provides app.py.
+        record = "".join(f"{path},,\n" for path in ("app.py", "settings.py", "lib/broken.py", "myapp-1.0.dist-info/METADATA", "myapp-1.0.dist-info/RECORD"))
+        own |= {"myapp-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: myapp\nVersion: 1.0\n", "myapp-1.0.dist-info/RECORD": record}
+    store(with_files(vendored_zip, own))
+
+    verdict = load_handler("validate_code").handler(state(), context)
+
+    assert findings(verdict) == [("secret", "settings.py"), ("syntax_error", "lib/broken.py")]
+
+
+def distribution(name: str, files: dict[str, str | bytes | zipfile.ZipInfo]) -> dict[str, str | bytes | zipfile.ZipInfo]:
+    """`files` as an installed distribution: with its .dist-info folder, whose RECORD lists them."""
+    folder = f"{name}-1.0.dist-info"
+    listed = [*files, f"{folder}/METADATA", f"{folder}/RECORD"]
+    record = "".join(f"{path},sha256=AAAA,1\n" for path in listed[:-1]) + f"{folder}/RECORD,,\n"
+    return files | {f"{folder}/METADATA": f"Name: {name}\n", f"{folder}/RECORD": record}
+
+
+def test_a_distributions_files_get_the_safety_checks_and_no_content_checks(bucket: str, context: Any) -> None:
+    library = distribution(
+        "vendorlib",
+        {
+            "vendorlib/__init__.py": f"print 'a Python 2 module'\nEXAMPLE_KEY = '{KEY_ID}'\n",
+            "vendorlib/_native.so": os.urandom(1024),
+            "vendorlib/current": symlink("vendorlib/current"),
+        },
+    )
+    data = damaged(make_zip({"app.py": APP, "test_cases.json": CASES, **library}), "vendorlib/_native.so", "bad-crc")
+
+    verdict = validate(context, data)
+
+    assert findings(verdict) == [("unreadable_entry", "vendorlib/_native.so"), ("symlink", "vendorlib/current")]
+
+
+def test_a_record_that_stops_being_csv_still_classifies_the_files_it_lists_before(bucket: str, context: Any) -> None:
+    record = "vendorlib/examples.json,,\nvendorlib/other.json,,\n\0 not CSV\n"
+    example = f'{{"key": "{PRIVATE_KEY_HEADER}"}}\n'
+    data = make_zip({"app.py": APP, "test_cases.json": CASES, "vendorlib/examples.json": example, "vendorlib-1.0.dist-info/RECORD": record})
+
+    verdict = validate(context, data)
+
+    assert verdict["valid"] is True, verdict["summary"]
+
+
+# --- validation's own bounds: memory, time, file size ---------------------------------------------------
+
+# Generated data: compiling these 2 MiB takes about 870 MB and 3 s.
+GENERATED = "TABLE = [" + "{1:[2]}," * (2 * 1024 * 1024 // 8) + "]\n"
+# Many small functions: compiling these 2 MiB takes about 1 s and 300 MB.
+SLOW = "".join(f"def f{index}(a, b):\n    return a * {index} + b\n\n" for index in range(50_000))
+
+
+def test_a_module_that_needs_more_memory_to_compile_than_validation_has_is_a_warning(bucket: str, context: Any) -> None:
+    verdict = validate(context, package({"generated/tables.py": GENERATED}))
+
+    assert verdict["valid"] is True
+    assert verdict["findings"] == [
+        {
+            "check": "not_checked",
+            "path": "generated/tables.py",
+            "message": "not compiled: compiling it needs more than 128 MB, the memory one file is given (half of this function's 256 MB)",
+            "severity": "warning",
+        }
+    ]
+    assert verdict["summary"].endswith("; 1 warning: not_checked in generated/tables.py: " + verdict["findings"][0]["message"])
+    assert verdict["summary"].startswith("code is valid: 3 files")
+
+
+def test_files_after_one_that_exhausts_the_memory_are_still_compiled(bucket: str, context: Any) -> None:
+    verdict = validate(context, package({"generated/tables.py": GENERATED, "lib/after.py": "if True\n    pass\n"}))
+
+    assert findings(verdict) == [("syntax_error", "lib/after.py"), ("not_checked", "generated/tables.py")]
+    assert [finding["severity"] for finding in verdict["findings"]] == ["error", "warning"]
+    assert verdict["valid"] is False
+    assert verdict["summary"].startswith("1 finding: syntax_error in lib/after.py: line 1: expected ':'; 1 warning: not_checked in generated/tables.py")
+
+
+def test_a_module_that_compiles_for_longer_than_one_file_may_is_a_warning(bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load_handler("validate_code"), "COMPILE_SECONDS", 0.25)
+    roomy = FakeLambdaContext(memory_limit_in_mb=4096)
+
+    verdict = validate(roomy, package({"lib/slow.py": SLOW, "lib/after.py": "if True\n    pass\n"}))
+
+    assert findings(verdict) == [("syntax_error", "lib/after.py"), ("not_checked", "lib/slow.py")]
+    assert message_of(verdict, "not_checked") == "not compiled: compiling it takes more than 0.25 s, the time one file is given"
+
+
+class ShortContext(FakeLambdaContext):
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000  # what validation keeps back to report: nothing left to read or compile
+
+
+def test_when_the_invocation_s_time_runs_out_what_is_left_is_a_warning(bucket: str) -> None:
+    verdict = validate(ShortContext(), make_zip({"app.py": APP, "test_cases.json": CASES, "../escape.py": "x = 1\n"}))
+
+    assert findings(verdict) == [("unsafe_path", "../escape.py"), ("not_checked", "app.py")]
+    assert message_of(verdict, "not_checked") == (
+        "this entry and the 2 after it were not read (CRC-32, secrets, syntax): validation's time ran out (0 s: this invocation's time less 10 s to report)"
+    )
+
+
+def test_an_own_file_too_large_to_read_is_a_warning(bucket: str, context: Any) -> None:
+    data = package({"data/catalog.json": b"[" + b"0," * (9 * 1024 * 1024) + b"0]"})
+
+    verdict = validate(context, data)
+
+    assert verdict["valid"] is True
+    assert findings(verdict) == [("not_checked", "data/catalog.json")]
+    assert message_of(verdict, "not_checked") == f"not scanned for secrets: it is {18 * 1024 * 1024 + 3} bytes, over the 16777216 bytes validation reads of one file"
+
+
 # --- the declared test cases ----------------------------------------------------------------------
 
 
@@ -436,7 +589,7 @@ def test_the_test_cases_path_comes_from_the_environment(bucket: str, context: An
         ({"commit_id": "abc", "artifact": "s3://artifacts/a.zip"}, errors.InvalidInput, "artifact must be a JSON object"),
         ({"commit_id": "abc", "artifact": {"bucket": 7, "key": KEY}}, errors.InvalidInput, "'artifact.bucket' must be a string, got a number"),
         ({"commit_id": "abc", "artifact": {"bucket": BUCKET, "key": "  "}}, errors.InvalidInput, "'artifact.key' must not be empty"),
-        ({"commit_id": "abc", "artifact": {"bucket": BUCKET, "key": "missing.zip"}}, errors.ArtifactUnavailable, "cannot read the artifact s3://artifacts/missing.zip: 404"),
+        ({"commit_id": "abc", "artifact": {"bucket": BUCKET, "key": "missing.zip"}}, errors.ArtifactUnavailable, "cannot read the artifact s3://artifacts/missing.zip: 404 NoSuchKey"),
         ({"commit_id": "abc", "artifact": {"bucket": "no-such-bucket", "key": KEY}}, errors.ArtifactUnavailable, "s3://no-such-bucket/"),
     ],
     ids=["array", "no-commit", "bad-commit", "artifact-string", "bucket-number", "blank-key", "no-object", "no-bucket"],

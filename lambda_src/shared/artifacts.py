@@ -2,23 +2,29 @@
 
 import base64
 import hashlib
-import io
 import lzma
+import shutil
 import stat
 import struct
+import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import IO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws
 from shared.errors import ArtifactUnavailable, InvalidArtifact
 from shared.events import ArtifactLocation
 
-# Lambda quotas for a .zip deployment package.
-MAX_ZIPPED_BYTES = 50 * 1024 * 1024
+# Lambda's quota for a .zip deployment package, layers included, once unzipped. (Its 50 MB zipped
+# quota applies to direct uploads only; the platform updates functions from a copy in S3.)
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 
 
 def _version(location: ArtifactLocation) -> dict[str, str]:
@@ -26,28 +32,52 @@ def _version(location: ArtifactLocation) -> dict[str, str]:
 
 
 def _unavailable(location: ArtifactLocation, error: ClientError) -> ArtifactUnavailable:
-    code = error.response.get("Error", {}).get("Code", "Unknown")
-    return ArtifactUnavailable(f"cannot read the artifact {location.uri}: {code}")
+    code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+    status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    return ArtifactUnavailable(f"cannot read the artifact {location.uri}: {code if code == status else f'{status} {code}'.strip()}")
 
 
-def artifact_size(location: ArtifactLocation) -> int:
+@dataclass
+class Artifact:
+    """The artifact's bytes in an anonymous temporary file (in /tmp on Lambda), gone once closed."""
+
+    file: IO[bytes]
+    size: int
+    sha256: str  # hex
+    code_sha256: str  # base64, the form Lambda reports as CodeSha256
+
+    def __enter__(self) -> "Artifact":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
+        self.file.close()
+
+
+def read_artifact(location: ArtifactLocation) -> Artifact:
+    """Stream the artifact from S3 into a temporary file, hashing it on the way."""
+    s3 = aws.client("s3")
     try:
-        head = aws.client("s3").head_object(Bucket=location.bucket, Key=location.key, **_version(location))
+        response = s3.get_object(Bucket=location.bucket, Key=location.key, **_version(location))
     except ClientError as error:
         raise _unavailable(location, error) from None
-    return int(head["ContentLength"])
-
-
-def read_artifact(location: ArtifactLocation) -> bytes:
-    """The artifact's bytes; an artifact over Lambda's zipped limit is refused before download."""
-    size = artifact_size(location)
-    if size > MAX_ZIPPED_BYTES:
-        raise InvalidArtifact(f"the artifact {location.uri} is {size} bytes, over Lambda's {MAX_ZIPPED_BYTES}-byte limit")
+    body, size = response["Body"], int(response["ContentLength"])
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    if size > free:
+        body.close()
+        raise ArtifactUnavailable(f"the artifact {location.uri} is {size} bytes, more than the {free} bytes free in this function's /tmp; raise its ephemeral_storage in lambda.tf")
+    file = tempfile.TemporaryFile(prefix="artifact-")
+    digest = hashlib.sha256()
     try:
-        body = aws.client("s3").get_object(Bucket=location.bucket, Key=location.key, **_version(location))["Body"]
-        return bytes(body.read())
-    except ClientError as error:
-        raise _unavailable(location, error) from None
+        for chunk in body.iter_chunks(CHUNK_BYTES):
+            digest.update(chunk)
+            file.write(chunk)
+    except (BotoCoreError, OSError) as error:
+        file.close()
+        raise ArtifactUnavailable(f"reading the artifact {location.uri} failed: {error}") from None
+    finally:
+        body.close()
+    file.seek(0)
+    return Artifact(file, size, digest.hexdigest(), base64.b64encode(digest.digest()).decode())
 
 
 def sha256_hex(data: bytes) -> str:
@@ -59,26 +89,26 @@ def lambda_code_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def content_sha256(data: bytes) -> str:
+def content_sha256(file: IO[bytes]) -> str:
     """SHA-256 (hex) of what the zip holds: each file's path, executable bit and bytes, in path
-    order. Two builds of one commit differ in timestamps and compression, not in this."""
+    order. Two builds of one commit differ in timestamps and compression, not in this.
+    InvalidArtifact names the first entry that cannot be unpacked."""
     digest = hashlib.sha256()
-    with open_zip(data) as archive:
+    with open_zip(file) as archive:
         for entry in sorted(archive.infolist(), key=lambda item: item.filename):
             if entry.is_dir():
                 continue
             executable = bool((entry.external_attr >> 16) & 0o111)
             digest.update(f"{entry.filename}\0{int(executable)}\0".encode())
-            with archive.open(entry) as stream:
-                for chunk in iter(lambda: stream.read(1 << 16), b""):
-                    digest.update(chunk)
+            for chunk in entry_chunks(archive, entry):
+                digest.update(chunk)
             digest.update(b"\0")
     return digest.hexdigest()
 
 
-def open_zip(data: bytes, what: str = "the artifact") -> zipfile.ZipFile:
+def open_zip(file: IO[bytes], what: str = "the artifact") -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
+        return zipfile.ZipFile(file)
     except (zipfile.BadZipFile, ValueError, OSError):
         raise InvalidArtifact(f"{what} is not a zip archive") from None
 
@@ -100,7 +130,8 @@ def unzipped_size(archive: zipfile.ZipFile) -> int:
 
 
 def safe_extract(archive: zipfile.ZipFile, destination: Path) -> None:
-    """Extract after refusing unsafe entries and archives over Lambda's unzipped limit."""
+    """Extract after refusing unsafe entries and archives over Lambda's unzipped limit;
+    InvalidArtifact names the first entry that cannot be unpacked."""
     for entry in archive.infolist():
         reason = unsafe_entry_reason(entry)
         if reason:
@@ -108,10 +139,11 @@ def safe_extract(archive: zipfile.ZipFile, destination: Path) -> None:
     size = unzipped_size(archive)
     if size > MAX_UNZIPPED_BYTES:
         raise InvalidArtifact(f"the artifact unzips to {size} bytes, over Lambda's {MAX_UNZIPPED_BYTES}-byte limit")
-    try:
-        archive.extractall(destination)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
-        raise InvalidArtifact(f"the artifact cannot be extracted: {error}") from None
+    for entry in archive.infolist():
+        try:
+            archive.extract(entry, destination)
+        except ENTRY_READ_ERRORS as error:
+            raise unpacking_failed(entry, error) from None
 
 
 # What zipfile raises for an entry it cannot unpack: a bad CRC or truncated data, encryption
@@ -130,6 +162,36 @@ ENTRY_READ_ERRORS = (
 )
 
 
+def entry_problem(entry: zipfile.ZipInfo, error: BaseException) -> str:
+    """What is wrong with an entry that zipfile failed to unpack, as the end of a sentence naming it."""
+    if isinstance(error, RuntimeError) and entry.flag_bits & 0x1:
+        return "is encrypted; Lambda cannot unpack it"
+    if isinstance(error, NotImplementedError):
+        return f"uses compression method {entry.compress_type}, which cannot be unpacked"
+    if isinstance(error, (zlib.error, lzma.LZMAError)):
+        return f"has corrupt compressed data ({error})"
+    if isinstance(error, EOFError):
+        return "is truncated: its compressed data ends early"
+    if isinstance(error, OSError) and error.strerror:
+        return f"cannot be unpacked: {error.strerror}"
+    return f"cannot be read: {error}"
+
+
+def unpacking_failed(entry: zipfile.ZipInfo, error: BaseException) -> InvalidArtifact:
+    return InvalidArtifact(f"the artifact's entry {entry.filename!r} {entry_problem(entry, error)}")
+
+
+def entry_chunks(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> Iterator[bytes]:
+    """An entry's bytes, a chunk at a time; zipfile checks the CRC-32 at the end. InvalidArtifact
+    names the entry when it cannot be unpacked."""
+    try:
+        with archive.open(entry) as member:
+            while chunk := member.read(CHUNK_BYTES):
+                yield chunk
+    except ENTRY_READ_ERRORS as error:
+        raise unpacking_failed(entry, error) from None
+
+
 def read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limit: int) -> bytes:
     """The bytes of one entry, reading no more than `limit`; InvalidArtifact when it cannot be read
     or is declared larger than `limit`."""
@@ -139,7 +201,7 @@ def read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limit: int) -> 
         with archive.open(entry) as member:
             data = member.read(limit + 1)
     except ENTRY_READ_ERRORS as error:
-        raise InvalidArtifact(f"{entry.filename!r} cannot be read: {error}") from None
+        raise InvalidArtifact(f"{entry.filename!r} {entry_problem(entry, error)}") from None
     if len(data) > limit:
         raise InvalidArtifact(f"{entry.filename!r} unpacks to more than the {limit}-byte limit for reading it")
     return data
