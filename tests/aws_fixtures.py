@@ -80,3 +80,35 @@ def set_deployment_status(deployment_id: str, status: str) -> None:
                 deployment.status = status
                 return
     raise AssertionError(f"no deployment {deployment_id} in moto")
+
+
+class Refusals:
+    """The next `times` calls of `operation` on `client` are refused with the AWS error `code`, as
+    the service answers them; every other call reaches moto."""
+
+    def __init__(self, client: Any, operation: str, code: str, times: int, message: str = "", status: int = 409) -> None:
+        self.code, self.message, self.status, self.remaining, self.refused = code, message or f"{operation} refused", status, times, 0
+        client.meta.events.register(f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}", self._answer)
+
+    def _answer(self, **_: Any) -> Any:
+        if self.remaining <= 0:
+            return None
+        self.remaining -= 1
+        self.refused += 1
+        from botocore.awsrequest import AWSResponse
+
+        return AWSResponse("", self.status, {}, None), {"Error": {"Code": self.code, "Message": self.message}, "ResponseMetadata": {"HTTPStatusCode": self.status}}
+
+
+class UpdateInProgress:
+    """GetFunctionConfiguration reports the function busy (`State`, `LastUpdateStatus`) for its next
+    `times` reads, as Lambda does while an earlier change is applied."""
+
+    def __init__(self, client: Any, times: int, state: str = "Active", last_update_status: str = "InProgress") -> None:
+        self.remaining, self.changes = times, {"State": state, "LastUpdateStatus": last_update_status}
+        client.meta.events.register("after-call.lambda.GetFunctionConfiguration", self._busy)
+
+    def _busy(self, parsed: dict[str, Any], **_: Any) -> None:
+        if self.remaining > 0:
+            self.remaining -= 1
+            parsed.update(self.changes)

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"
-HANDLERS = ("validate_code", "run_tests", "staging", "production", "rollback", "waiter")
+HANDLERS = ("validate_code", "run_tests", "staging", "production", "rollback", "waiter", "stop_deployment")
 REGION = "us-east-1"
 
 os.environ.update(

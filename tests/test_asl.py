@@ -148,13 +148,19 @@ def test_every_lambda_task_retries_transient_errors_with_backoff_and_catches_the
     for name in lambda_tasks():
         state = STATES[name]
         transient = [rule for rule in state["Retry"] if TRANSIENT_LAMBDA_ERRORS <= set(rule["ErrorEquals"])]
-        assert transient and transient[0]["BackoffRate"] > 1 and "Throttled" in transient[0]["ErrorEquals"], name
+        assert transient and transient[0]["BackoffRate"] > 1 and {"Throttled", "ServiceUnavailable"} <= set(transient[0]["ErrorEquals"]), name
         assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
 
 
 def test_a_busy_deployment_group_is_retried_not_failed() -> None:
     for name in ("DeployStaging", "DeployProduction"):
         assert any(rule["ErrorEquals"] == ["DeploymentInProgress"] for rule in STATES[name]["Retry"]), name
+
+
+def test_a_function_lambda_is_still_updating_is_waited_for_not_failed() -> None:
+    for name in ("DeployStaging", "DeployProduction", "Rollback"):
+        busy = [rule for rule in STATES[name]["Retry"] if rule["ErrorEquals"] == ["FunctionBusy"]]
+        assert busy and busy[0]["MaxAttempts"] >= 3 and busy[0]["BackoffRate"] > 1, name
 
 
 def test_error_names_in_the_asl_are_raised_by_the_handlers() -> None:
@@ -188,4 +194,4 @@ def test_happy_path_state_transitions_fit_the_budget() -> None:
 @pytest.mark.parametrize("name", sorted(STATES))
 def test_placeholders_stand_inside_strings(name: str) -> None:
     for match in re.finditer(r"\$\{(\w+)\}", json.dumps(STATES[name])):
-        assert match.group(1).endswith(("_function_arn", "_table_name", "_topic_arn")), match.group(0)
+        assert match.group(1) == "partition" or match.group(1).endswith(("_function_arn", "_table_name", "_topic_arn")), match.group(0)

@@ -2,18 +2,22 @@
 
 import io
 import json
+import os
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, RELEASE_BUCKET, Platform, app_zip, set_deployment_status
+from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, RELEASE_BUCKET, TABLE, Platform, Refusals, UpdateInProgress, app_zip, set_deployment_status
 from conftest import load_handler
 from shared import errors
 from shared.artifacts import lambda_code_sha256
+from zip_craft import DAMAGE, damaged, deflated
 
 EXECUTION = {"arn": "arn:aws:states:us-east-1:123456789012:execution:deploy:run-1", "name": "run-1"}
 
@@ -150,6 +154,93 @@ def test_busy_deployment_group_is_retryable_not_a_failure(platform: Platform, co
             deploy(platform, context, app_zip("3"))
 
 
+@pytest.fixture
+def quick_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shared.function_updates.POLL_SECONDS", 0.0)
+
+
+CONFLICT = "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:123456789012:function:app-staging"
+
+
+def test_a_function_with_an_update_in_progress_is_waited_for_then_deployed(platform: Platform, context: Any, quick_waits: None) -> None:
+    from shared import aws
+
+    busy = UpdateInProgress(aws.client("lambda"), times=3)
+    refused = Refusals(aws.client("lambda"), "UpdateFunctionCode", "ResourceConflictException", times=2, message=CONFLICT)
+
+    result = deploy(platform, context, app_zip("2"))
+
+    assert busy.remaining == 0 and refused.refused == 2
+    assert result["new_version"] == "2" and result["deployment_id"]
+
+
+def test_a_function_still_pending_is_waited_for(platform: Platform, context: Any, quick_waits: None) -> None:
+    from shared import aws
+
+    pending = UpdateInProgress(aws.client("lambda"), times=2, state="Pending", last_update_status="Successful")
+
+    result = deploy(platform, context, app_zip("2"))
+
+    assert pending.remaining == 0 and result["new_version"] == "2"
+
+
+def test_a_publish_that_conflicts_is_retried(platform: Platform, context: Any, quick_waits: None) -> None:
+    from shared import aws
+
+    refused = Refusals(aws.client("lambda"), "PublishVersion", "ResourceConflictException", times=2, message=CONFLICT)
+
+    result = deploy(platform, context, app_zip("2"))
+
+    assert refused.refused == 2 and result["new_version"] == "2"
+
+
+def test_a_conflict_that_persists_is_function_busy_which_the_state_machine_retries(platform: Platform, context: Any, quick_waits: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared import aws
+
+    monkeypatch.setattr("shared.function_updates.BUSY_SECONDS", 0.05)
+    Refusals(aws.client("lambda"), "UpdateFunctionCode", "ResourceConflictException", times=1000, message=CONFLICT)
+
+    with pytest.raises(errors.FunctionBusy, match="UpdateFunctionCode of app-staging kept conflicting with another change"):
+        deploy(platform, context, app_zip("2"))
+    assert platform.alias("staging")["FunctionVersion"] == "1"
+
+
+def mark_stopped(commit: str = "c0ffee1") -> None:
+    """What stop_deployment writes before it rolls back."""
+    from shared.events import Execution
+    from shared.records import record_stopped
+
+    record_stopped(TABLE, commit, Execution(EXECUTION["arn"], EXECUTION["name"]), "2026-12-01T10:00:00Z", "pipeline sls-cd-pipeline execution x was stopped")
+
+
+def test_a_deployment_that_was_stopped_deploys_nothing(platform: Platform, context: Any) -> None:
+    mark_stopped()
+
+    with pytest.raises(errors.DeploymentStopped, match="deployment run-1 is no longer in progress"):
+        deploy(platform, context, app_zip("2"))
+    assert boto3.client("codedeploy").list_deployments(applicationName=APPLICATION, deploymentGroupName="staging")["deployments"] == []
+    assert platform.record("c0ffee1", "run-1")["status"] == "STOPPED"
+
+
+def test_a_stop_while_the_deployment_is_created_stops_that_deployment(platform: Platform, context: Any) -> None:
+    from shared import aws
+
+    codedeploy = aws.client("codedeploy")
+    stopped: list[dict[str, Any]] = []
+    codedeploy.meta.events.register("after-call.codedeploy.CreateDeployment", lambda **_: mark_stopped())
+    codedeploy.meta.events.register("before-parameter-build.codedeploy.StopDeployment", lambda params, **_: stopped.append(dict(params)))
+    # moto has no StopDeployment: answered here.
+    codedeploy.meta.events.register(
+        "before-call.codedeploy.StopDeployment", lambda **_: (AWSResponse("", 200, {}, None), {"status": "Pending", "ResponseMetadata": {"HTTPStatusCode": 200}})
+    )
+
+    with pytest.raises(errors.DeploymentStopped):
+        deploy(platform, context, app_zip("2"))
+
+    (deployment_id,) = codedeploy.list_deployments(applicationName=APPLICATION, deploymentGroupName="staging")["deployments"]
+    assert stopped == [{"deploymentId": deployment_id, "autoRollbackEnabled": True}]
+
+
 def test_check_reports_progress_then_success(platform: Platform, context: Any) -> None:
     result = deploy(platform, context, app_zip("2"))
     check = load_handler("staging").handler
@@ -209,9 +300,9 @@ def test_missing_configuration_names_the_variable(platform: Platform, context: A
         ({"action": "deploy"}, "no 'commit_id'"),
         ({"action": "deploy", "commit_id": "a b"}, "is not a commit id"),
         ({"action": "deploy", "commit_id": "c1", "artifact": "s3://x/y"}, "artifact must be a JSON object"),
-        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "b"}}, "no 'artifact.key'"),
-        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "b", "key": ""}}, "'artifact.key' must not be empty"),
-        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "b", "key": "k"}}, "no 'execution.arn'"),
+        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "bkt"}}, "no 'artifact.key'"),
+        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "bkt", "key": ""}}, "'artifact.key' must not be empty"),
+        ({"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "bkt", "key": "k"}}, "no 'execution.arn'"),
         ({"action": "check"}, "no 'deployment'"),
         ({"action": "check", "deployment": {"deployment_id": "d-1"}}, "no 'deadline'"),
         ({"action": "check", "deployment": {"deployment_id": "d-1", "deadline": "tomorrow"}}, "is not a UTC timestamp"),
@@ -220,3 +311,30 @@ def test_missing_configuration_names_the_variable(platform: Platform, context: A
 def test_malformed_events_end_in_invalid_input(platform: Platform, context: Any, event: Any, message: str) -> None:
     with pytest.raises(errors.InvalidInput, match=message):
         load_handler("staging").handler(event, context)
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_an_entry_that_cannot_be_unpacked_is_an_invalid_artifact_and_nothing_is_deployed(platform: Platform, context: Any, kind: str) -> None:
+    code = damaged(deflated(app_zip("2", extra={"lib/util.py": "WORDS = ['hello'] * 100\n"})), "lib/util.py", kind)
+
+    with pytest.raises(errors.InvalidArtifact, match=re.escape("the artifact's entry 'lib/util.py' ") + ".*" + re.escape(DAMAGE[kind])):
+        deploy(platform, context, code)
+    assert platform.alias("staging")["FunctionVersion"] == "1"
+    assert boto3.client("s3").list_objects_v2(Bucket=RELEASE_BUCKET).get("KeyCount") == 0
+
+
+def test_a_package_over_50_mb_zipped_is_deployed(platform: Platform, context: Any) -> None:
+    # Lambda's 50 MB limit is for zips uploaded directly; functions are updated from the release copy in S3.
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    code = app_zip("2", extra={"models/weights.bin": os.urandom(51 * 1024 * 1024)})  # type: ignore[dict-item]
+    # Straight into moto's store: uploading tens of MB through the S3 API takes seconds.
+    s3_backends[DEFAULT_ACCOUNT_ID]["global"].put_object("artifacts", "big.zip", code)
+    event = {"action": "deploy", "commit_id": "c0ffee1", "artifact": {"bucket": "artifacts", "key": "big.zip"}, "execution": EXECUTION}
+
+    result = load_handler("staging").handler(event, context)
+
+    assert result["new_version"] == "2" and result["no_op"] is False
+    published = boto3.client("lambda").get_function(FunctionName=FUNCTIONS["staging"], Qualifier="2")["Configuration"]
+    assert published["CodeSha256"] == lambda_code_sha256(code) == result["code_sha256"]

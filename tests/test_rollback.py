@@ -5,7 +5,7 @@ from typing import Any
 import boto3
 import pytest
 
-from aws_fixtures import ALIAS, FUNCTIONS, Platform, app_zip, set_deployment_status
+from aws_fixtures import ALIAS, FUNCTIONS, TABLE, Platform, Refusals, UpdateInProgress, app_zip, set_deployment_status
 from conftest import load_handler
 from shared import aws, errors
 
@@ -137,6 +137,73 @@ def test_a_failed_restore_of_staging_says_production_is_untouched_and_where(plat
     deny_update_alias(monkeypatch)
     with pytest.raises(errors.RollbackFailed, match=r"staging: UpdateAlias failed.* Other environments: production untouched \(alias live of app-production is on version 1\)"):
         rollback(context)
+
+
+CONFLICT = "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:123456789012:function:app-staging"
+
+
+def test_an_alias_update_that_conflicts_with_a_function_update_is_waited_for(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shared.function_updates.POLL_SECONDS", 0.0)
+    staging = deploy(monkeypatch, context, "staging", "2")
+    set_deployment_status(staging["deployment_id"], "Succeeded")
+    shift("staging", "2")
+    refused = Refusals(aws.client("lambda"), "UpdateAlias", "ResourceConflictException", times=2, message=CONFLICT)
+
+    result = rollback(context)
+
+    assert refused.refused == 2 and result["environments"]["staging"]["action"] == "restored"
+    assert platform.alias("staging")["FunctionVersion"] == "1"
+
+
+def test_a_conflict_that_persists_is_function_busy_for_the_state_machine_to_retry(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shared.function_updates.POLL_SECONDS", 0.0)
+    monkeypatch.setattr("shared.function_updates.BUSY_SECONDS", 0.05)
+    staging = deploy(monkeypatch, context, "staging", "2")
+    set_deployment_status(staging["deployment_id"], "Succeeded")
+    shift("staging", "2")
+    UpdateInProgress(aws.client("lambda"), times=1000)
+
+    with pytest.raises(errors.FunctionBusy, match="app-staging still has an update in progress"):
+        rollback(context)
+    # Nothing was left half done: running it again once Lambda is done restores staging.
+    assert platform.alias("staging")["FunctionVersion"] == "2"
+
+
+def corrupt_record(environment: str, value: Any) -> None:
+    from shared.records import _key
+
+    boto3.client("dynamodb").update_item(
+        TableName=TABLE,
+        Key=_key("c2", "run-1"),
+        UpdateExpression="SET #environment = :value",
+        ExpressionAttributeNames={"#environment": environment},
+        ExpressionAttributeValues={":value": value},
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"M": {"new_version": {"S": "2"}}}, "has no published version in 'staging.previous_version' (found nothing)"),
+        ({"M": {"previous_version": {"N": "1"}, "new_version": {"S": "2"}}}, "has no published version in 'staging.previous_version' (found Decimal '1')"),
+        ({"M": {"previous_version": {"S": "$LATEST"}, "new_version": {"S": "2"}}}, "has no published version in 'staging.previous_version' (found str '$LATEST')"),
+        ({"M": {"previous_version": {"S": "1"}, "new_version": {"S": "2"}, "deployment_id": {"N": "7"}}}, "has 'staging.deployment_id' Decimal '7', not a CodeDeploy deployment id"),
+        ({"S": "deployed"}, "has 'staging' as a str, not a map"),
+    ],
+)
+def test_a_record_with_a_missing_or_mistyped_field_says_what_is_wrong(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch, value: dict[str, Any], problem: str) -> None:
+    staging = deploy(monkeypatch, context, "staging", "2")
+    set_deployment_status(staging["deployment_id"], "Succeeded")
+    shift("staging", "2")
+    corrupt_record("staging", value)
+
+    with pytest.raises(errors.RollbackFailed) as failure:
+        rollback(context)
+
+    message = str(failure.value)
+    assert message.startswith(f"staging: the deployment record (commit c2, execution run-1) {problem}, so the version to restore is unknown"), message
+    assert "alias live of app-staging is on version 2" in message
+    assert "production untouched" in message
 
 
 @pytest.mark.parametrize(

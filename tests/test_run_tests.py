@@ -5,9 +5,12 @@ import functools
 import io
 import json
 import os
+import re
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,6 +20,7 @@ from botocore.stub import Stubber
 
 from conftest import ROOT, load_handler
 from shared import aws as shared_aws, errors
+from zip_craft import DAMAGE, damaged
 
 BUCKET = "artifacts"
 KEY = "pipeline/BuildOutput/artifact.zip"
@@ -190,15 +194,57 @@ def test_the_run_stops_before_run_tests_itself_times_out(platform: None, context
     }
 
 
-def test_the_code_under_test_gets_no_aws_variables(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_code_under_test_gets_the_region_and_no_credentials(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "run-tests")
     monkeypatch.setenv("DATABASE_PASSWORD", "hunter2")
     assert os.environ["AWS_ACCESS_KEY_ID"] and os.environ["AWS_SESSION_TOKEN"]
-    expect = {"aws": [], "leaked": False, "in_package": True, "time_left": True}
+    # The Region, so a client created at import works; the metadata service off, so a call without credentials fails at once.
+    expect = {"aws": ["AWS_DEFAULT_REGION", "AWS_EC2_METADATA_DISABLED", "AWS_REGION"], "leaked": False, "in_package": True, "time_left": True}
 
     verdict = run(context, "package", app_zip([case("sees a clean environment", {"action": "environment"}, expect)]))
 
     assert verdict["passed"] is True, verdict["summary"]
+
+
+# What the Lambda runtime sets besides the function's own variables (its documented runtime variables).
+LAMBDA_RUNTIME = {
+    "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "LAMBDA_RUNTIME_DIR": "/var/runtime",
+    "TZ": ":UTC",
+    "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+    "AWS_ACCESS_KEY": "AKIAIOSFODNN7EXAMPLE",
+    "AWS_SECRET_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "AWS_SECURITY_TOKEN": "IQoJb3JpZ2luX2VjEXAMPLE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9001/2021-04-23/credentials",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN": "token-of-the-snapstart-credentials-endpoint",
+}
+CREDENTIAL_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_SECURITY_TOKEN"}
+
+
+def test_the_test_process_starts_on_the_lambda_runtime_without_credentials(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Lambda's /var/lang/bin/python3.x loads libpython through LD_LIBRARY_PATH: this interpreter,
+    like it, cannot start without it (exit 127), and writes down the names it was given."""
+    for name, value in LAMBDA_RUNTIME.items():
+        monkeypatch.setenv(name, value)
+    seen = tmp_path / "environment.json"
+    interpreter = tmp_path / "python3"
+    interpreter.write_text(
+        "#!/bin/sh\n"
+        '[ -n "$LD_LIBRARY_PATH" ] || exit 127\n'
+        f"{sys.executable} -c 'import json, os, sys; json.dump(sorted(os.environ), open(sys.argv[1], \"w\"))' {seen}\n"
+        f'exec {sys.executable} "$@"\n'
+    )
+    interpreter.chmod(0o755)
+    monkeypatch.setattr(load_handler("run_tests"), "INTERPRETER", str(interpreter))
+
+    verdict = run(context, "package", app_zip([GREETS]))
+
+    assert verdict["passed"] is True, verdict["summary"]
+    names = set(json.loads(seen.read_text()))
+    assert {"LD_LIBRARY_PATH", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ", "LANG", "PATH"} <= names
+    leaked = {name for name in names if name in CREDENTIAL_VARIABLES or name.startswith("AWS_CONTAINER_") or name == "AWS_LAMBDA_RUNTIME_API"}
+    assert leaked == set()
 
 
 def test_a_crash_of_the_test_process_fails_the_remaining_cases(platform: None, context: Any) -> None:
@@ -427,3 +473,28 @@ def test_missing_configuration_is_a_configuration_error(platform: None, context:
 
     with pytest.raises(errors.ConfigurationError, match=match):
         run(context, phase, app_zip(cases))
+
+
+# --- damaged and large artifacts ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_an_entry_that_cannot_be_unpacked_is_an_invalid_artifact_naming_it(platform: None, context: Any, kind: str) -> None:
+    data = damaged(app_zip([GREETS], extra={"lib/util.py": "WORDS = ['hello'] * 100\n"}), "lib/util.py", kind)
+
+    with pytest.raises(errors.InvalidArtifact, match=re.escape("the artifact's entry 'lib/util.py' ") + ".*" + re.escape(DAMAGE[kind])):
+        run(context, "package", data)
+
+
+def test_a_package_over_50_mb_zipped_runs_its_cases(platform: None, context: Any) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    # Lambda's 50 MB limit is for zips uploaded directly; the deploy handlers update functions from S3.
+    data = app_zip([GREETS], extra={"models/weights.bin": os.urandom(51 * 1024 * 1024)})  # type: ignore[dict-item]
+    s3_backends[DEFAULT_ACCOUNT_ID]["global"].put_object(BUCKET, KEY, data)
+    event = {"phase": "package", "commit_id": "9fceb02d0ae5", "artifact": {"bucket": BUCKET, "key": KEY}}
+
+    verdict = load_handler("run_tests").handler(event, context)
+
+    assert verdict["passed"] is True, verdict["summary"]

@@ -6,22 +6,25 @@ PutJobSuccessResult/PutJobFailureResult, so the real codepipeline client answers
 """
 
 import copy
+import io
 import json
 import re
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel, Shape
+from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto.stepfunctions.models import stepfunctions_backends
 
+from aws_fixtures import Refusals
 from conftest import REGION, load_handler
-from shared import aws as shared_aws
-from shared.errors import AwsRequestFailed, InvalidInput
+from shared import aws as shared_aws, errors
+from shared.errors import InvalidInput
 from shared.observability import logger
 
 waiter = load_handler("waiter")
@@ -77,7 +80,7 @@ class Pipeline:
 
     def __init__(self, client: Any) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.rejections: dict[str, str] = {}
+        self.rejections: dict[str, tuple[str, int, int]] = {}
         self.model = client.meta.service_model
         for operation in self.OPERATIONS:
             client.meta.events.register(f"before-parameter-build.codepipeline.{operation}", self._record)
@@ -87,12 +90,16 @@ class Pipeline:
         self.calls.append((model.name, copy.deepcopy(params)))
         assert_within_limits(model.input_shape, params, model.name)
 
+    def reject(self, operation: str, code: str, times: int = 1000, status: int = 400) -> None:
+        self.rejections[operation] = (code, times, status)
+
     def _answer(self, model: OperationModel, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        code = self.rejections.get(model.name)
-        if code:
-            return AWSResponse("", 400, {}, None), {
+        code, times, status = self.rejections.get(model.name, ("", 0, 200))
+        if times > 0:
+            self.rejections[model.name] = (code, times - 1, status)
+            return AWSResponse("", status, {}, None), {
                 "Error": {"Code": code, "Message": f"{model.name} rejected"},
-                "ResponseMetadata": {"HTTPStatusCode": 400},
+                "ResponseMetadata": {"HTTPStatusCode": status},
             }
         return AWSResponse("", 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
@@ -110,6 +117,27 @@ class Pipeline:
         operation, params = self.only()
         assert operation == "PutJobSuccessResult", params
         return params
+
+
+class StopFunction:
+    """The stop_deployment function as the waiter's Lambda client reaches it (moto runs no code):
+    records each request and answers what stop_deployment returns."""
+
+    def __init__(self, client: Any, summary: str = "stopped the deployment: staging on version 3 (restored); production untouched", error: dict[str, str] | None = None) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.summary, self.error = summary, error
+        client.meta.events.register("before-parameter-build.lambda.Invoke", self._record)
+        client.meta.events.register("before-call.lambda.Invoke", self._answer)
+
+    def _record(self, params: dict[str, Any], **_: Any) -> None:
+        self.requests.append({"function": params["FunctionName"], **json.loads(params["Payload"])})
+
+    def _answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        body = json.dumps(self.error if self.error else {"executions": [], "summary": self.summary}).encode()
+        parsed: dict[str, Any] = {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(body), len(body)), "ResponseMetadata": {"HTTPStatusCode": 200}}
+        if self.error:
+            parsed["FunctionError"] = "Unhandled"
+        return AWSResponse("", 200, {}, None), parsed
 
 
 def assert_within_limits(shape: Shape, value: Any, where: str) -> None:
@@ -134,6 +162,12 @@ def assert_within_limits(shape: Shape, value: Any, where: str) -> None:
 @pytest.fixture
 def pipeline(aws: None) -> Pipeline:
     return Pipeline(shared_aws.client("codepipeline"))
+
+
+@pytest.fixture
+def stop_function(aws: None, monkeypatch: pytest.MonkeyPatch) -> StopFunction:
+    monkeypatch.setenv("STOP_FUNCTION_NAME", "sls-cd-stop-deployment")
+    return StopFunction(shared_aws.client("lambda", read_timeout=shared_aws.INVOKE_READ_TIMEOUT_SECONDS))
 
 
 @pytest.fixture
@@ -374,12 +408,15 @@ def test_long_cause_is_cut_to_the_failure_message_limit_keeping_the_execution(st
     assert message.endswith(f"… (execution {started})")
 
 
-def test_unknown_status_fails_the_job(started: str, pipeline: Pipeline, context: Any) -> None:
+def test_unknown_status_stops_the_execution_then_fails_the_job(started: str, pipeline: Pipeline, stop_function: StopFunction, context: Any) -> None:
     finish(started, "PAUSED")
 
     waiter.handler(continuation_event(started), context)
 
-    assert pipeline.failure()["failureDetails"]["message"] == f"UnexpectedError: the execution has the unknown status 'PAUSED' (execution {started})"
+    assert [request["execution_arn"] for request in stop_function.requests] == [started]
+    assert pipeline.failure()["failureDetails"]["message"] == (
+        f"UnexpectedError: the execution has the unknown status 'PAUSED'. Stopped the deployment: staging on version 3 (restored); production untouched (execution {started})"
+    )
 
 
 def test_execution_that_does_not_exist_fails_the_job(state_machine: str, pipeline: Pipeline, context: Any) -> None:
@@ -455,7 +492,7 @@ EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:DeploymentStateMachine
         (job_event(artifacts=[{"name": "BuildOutput"}]), "InvalidInput: the first input artifact: the event has no 'location.s3Location.bucketName'"),
         (job_event(artifacts=artifact(bucketName=BUCKET)), "InvalidInput: the first input artifact: the event has no 'location.s3Location.objectKey'"),
         (job_event(artifacts=artifact(bucketName=BUCKET, objectKey="")), "InvalidInput: the first input artifact: 'location.s3Location.objectKey' must not be empty"),
-        (job_event(token="not json"), "InvalidInput: the continuation token 'not json' is not {\"execution_arn\": <Step Functions execution ARN>}"),
+        (job_event(token="not json"), "InvalidInput: the continuation token 'not json' is not {\"execution_arn\": <an execution of DeploymentStateMachine>}"),
         (job_event(token=json.dumps({"arn": EXECUTION})), 'InvalidInput: the continuation token \'{"arn": '),
         (job_event(token=json.dumps({"execution_arn": "d-ABCDEFGHI"})), 'InvalidInput: the continuation token \'{"execution_arn": "d-ABCDEFGHI"}\' is not'),
         (job_event(token=json.dumps({"execution_arn": EXECUTION.replace(":execution:", ":stateMachine:")})), "InvalidInput: the continuation token"),
@@ -477,25 +514,142 @@ def test_bad_event_fails_the_job_with_a_clear_message(event: dict[str, Any], mes
 # --- reporting -------------------------------------------------------------------------------
 
 
-def test_rejected_failure_result_raises_a_named_error(aws: None, pipeline: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("code", ["InvalidJobStateException", "JobNotFoundException"])
+def test_a_failure_refused_because_the_job_has_a_result_ends_the_invocation(code: str, aws: None, pipeline: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
-    pipeline.rejections["PutJobFailureResult"] = "InvalidJobStateException"
+    pipeline.reject("PutJobFailureResult", code)
 
-    with pytest.raises(AwsRequestFailed, match="PutJobFailureResult failed: InvalidJobStateException"):
+    result = waiter.handler(job_event(), context)
+
+    assert result["result"] == "failed" and [operation for operation, _ in pipeline.calls] == ["PutJobFailureResult"]
+
+
+@pytest.mark.parametrize(("code", "status", "error"), [("ThrottlingException", 400, errors.Throttled), ("InternalServiceError", 500, errors.ServiceUnavailable)])
+def test_a_failure_refused_for_a_passing_reason_raises_so_lambda_invokes_again(
+    code: str, status: int, error: type[Exception], aws: None, pipeline: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
+    pipeline.reject("PutJobFailureResult", code, status=status)
+
+    with pytest.raises(error, match=rf"PutJobFailureResult (was throttled \({code}\)|failed: {code})"):
         waiter.handler(job_event(), context)
 
 
-def test_rejected_success_result_is_reported_as_a_failure(started: str, pipeline: Pipeline, context: Any) -> None:
+def test_a_success_over_the_output_variables_limit_is_posted_without_them(started: str, pipeline: Pipeline, context: Any) -> None:
     finish(started, "SUCCEEDED", output=json.dumps({"staging": {"new_version": "4"}}))
-    pipeline.rejections["PutJobSuccessResult"] = "OutputVariablesSizeExceededException"
+    pipeline.reject("PutJobSuccessResult", "OutputVariablesSizeExceededException", times=1)
+
+    result = waiter.handler(continuation_event(started), context)
+
+    assert [operation for operation, _ in pipeline.calls] == ["PutJobSuccessResult", "PutJobSuccessResult"]
+    posted = pipeline.calls[1][1]
+    assert "outputVariables" not in posted and "output variables left out" in posted["executionDetails"]["summary"]
+    assert result["result"] == "succeeded"
+
+
+def test_a_progress_report_codepipeline_rejects_stops_the_execution_and_fails_the_job(started: str, pipeline: Pipeline, stop_function: StopFunction, context: Any) -> None:
+    pipeline.reject("PutJobSuccessResult", "ValidationException", times=1)
 
     result = waiter.handler(continuation_event(started), context)
 
     assert [operation for operation, _ in pipeline.calls] == ["PutJobSuccessResult", "PutJobFailureResult"]
+    assert [request["execution_arn"] for request in stop_function.requests] == [started]
     details = pipeline.calls[1][1]["failureDetails"]
-    assert details["message"].startswith("AwsRequestFailed: PutJobSuccessResult failed: OutputVariablesSizeExceededException")
-    assert details["externalExecutionId"] == started
+    assert details["message"].startswith("AwsRequestFailed: PutJobSuccessResult failed: ValidationException")
+    assert "Stopped the deployment: staging on version 3 (restored)" in details["message"]
     assert result["result"] == "failed"
+
+
+# --- the execution cannot be checked ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "status"), [("ThrottlingException", 400), ("ServiceUnavailable", 503)])
+def test_an_execution_that_cannot_be_checked_now_keeps_the_job_in_progress(code: str, status: int, started: str, pipeline: Pipeline, stop_function: StopFunction, context: Any) -> None:
+    Refusals(shared_aws.client("stepfunctions"), "DescribeExecution", code, times=1, status=status)
+
+    result = waiter.handler(continuation_event(started), context)
+
+    params = pipeline.success()
+    token = json.loads(params["continuationToken"])
+    assert token["execution_arn"] == started and datetime.strptime(token["unavailable_since"], "%Y-%m-%dT%H:%M:%SZ")
+    assert "cannot be checked right now" in params["executionDetails"]["summary"]
+    assert result["result"] == "running" and stop_function.requests == []
+
+
+def test_once_the_execution_can_be_checked_again_the_outage_is_forgotten(started: str, pipeline: Pipeline, context: Any) -> None:
+    token = json.dumps({"execution_arn": started, "unavailable_since": "2026-01-01T00:00:00Z"})
+
+    waiter.handler(job_event(job_id=NEXT_JOB_ID, token=token), context)
+
+    assert pipeline.success()["continuationToken"] == json.dumps({"execution_arn": started})
+
+
+def test_an_execution_that_cannot_be_checked_for_15_minutes_is_stopped_and_the_job_fails(started: str, pipeline: Pipeline, stop_function: StopFunction, context: Any) -> None:
+    Refusals(shared_aws.client("stepfunctions"), "DescribeExecution", "ThrottlingException", times=1, status=400)
+    since = (datetime.now(UTC) - timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    waiter.handler(job_event(job_id=NEXT_JOB_ID, token=json.dumps({"execution_arn": started, "unavailable_since": since})), context)
+
+    assert [request["execution_arn"] for request in stop_function.requests] == [started]
+    assert stop_function.requests[0]["function"] == "sls-cd-stop-deployment"
+    message = pipeline.failure()["failureDetails"]["message"]
+    assert message.startswith(f"ExecutionUnobservable: the execution could not be checked for 15 minutes, since {since}: DescribeExecution was throttled")
+    assert "Stopped the deployment" in message and message.endswith(f"(execution {started})")
+
+
+def test_a_stop_that_fails_is_said_in_the_failure(started: str, pipeline: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOP_FUNCTION_NAME", "sls-cd-stop-deployment")
+    StopFunction(
+        shared_aws.client("lambda", read_timeout=shared_aws.INVOKE_READ_TIMEOUT_SECONDS),
+        error={"errorType": "AwsRequestFailed", "errorMessage": "StopExecution failed: AccessDeniedException"},
+    )
+    finish(started, "PAUSED")
+
+    waiter.handler(continuation_event(started), context)
+
+    message = pipeline.failure()["failureDetails"]["message"]
+    assert "The deployment could not be stopped (AwsRequestFailed: StopExecution failed: AccessDeniedException); stop it and check its aliases by hand" in message
+
+
+# --- hostile input ---------------------------------------------------------------------------
+
+
+def test_a_job_id_with_a_trailing_newline_is_no_job(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    with pytest.raises(InvalidInput, match="is not a CodePipeline job id"):
+        waiter.handler(job_event(job_id=JOB_ID + "\n"), context)
+    assert pipeline.calls == [] and executions(states, state_machine) == []
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (job_event(user_parameters='{"commit_id": ' + nested(100_000) + "}"), "UserParameters is "),
+        (
+            job_event(user_parameters=json.dumps({"commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE, "x": json.loads(nested(900))})),
+            "UserParameters is ",
+        ),
+        (job_event(token='{"execution_arn": ' + nested(100_000) + "}"), "the continuation token is "),
+        (job_event(token=json.dumps({"execution_arn": EXECUTION + "x" * 3000})), "the continuation token is "),
+        (job_event(token=json.dumps({"execution_arn": EXECUTION + "x" * 1500})), "the continuation token '"),
+        (job_event(token=json.dumps({"execution_arn": EXECUTION.replace("DeploymentStateMachine", "SomeoneElsesMachine")})), "the continuation token '"),
+        (job_event(token=json.dumps({"execution_arn": EXECUTION + ":extra"})), "the continuation token '"),
+    ],
+)
+def test_hostile_input_fails_the_job_with_a_short_message_and_touches_nothing(
+    event: dict[str, Any], message: str, states: Any, state_machine: str, pipeline: Pipeline, context: Any
+) -> None:
+    described = Refusals(shared_aws.client("stepfunctions"), "DescribeExecution", "ShouldNotBeCalled", times=1)
+
+    waiter.handler(event, context)
+
+    details = pipeline.failure()["failureDetails"]
+    assert details["message"].startswith(f"InvalidInput: {message}") and len(details["message"]) <= 2000, details["message"][:300]
+    assert "externalExecutionId" not in details
+    assert described.refused == 0 and executions(states, state_machine) == []
 
 
 # --- secrets ---------------------------------------------------------------------------------

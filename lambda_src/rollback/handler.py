@@ -7,6 +7,7 @@ CodeDeploy's automatic rollback), point `live` at the previous version with no r
 over, read the alias back to verify, and record it. Running it twice is safe.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +16,14 @@ from botocore.exceptions import ClientError
 from shared import aws
 from shared.config import env
 from shared.deployment_status import ACTIVE_STATUSES
-from shared.errors import RollbackFailed
+from shared.errors import FunctionBusy, RollbackFailed
 from shared.events import commit_id, ensure_object, execution
+from shared.function_updates import change
 from shared.observability import lambda_entry, logger, named_error
 from shared.records import read_record, record_rollback
 
 ENVIRONMENTS = ("production", "staging")
+VERSION = re.compile(r"[1-9][0-9]{0,9}")  # a published version; never $LATEST
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             continue
         target = Target(environment, functions[environment], alias)
         try:
-            results[environment] = restore(target, touched)
+            results[environment] = restore(target, recorded_versions(target, touched, f"commit {commit}, execution {run.name}"))
             record_rollback(table, commit, run.name, environment, results[environment]["version"])
+        except FunctionBusy:
+            raise  # retried by the state machine: running the rollback again is safe
         except RollbackFailed as error:
             problems.append(str(error))
         except Exception as error:  # noqa: BLE001 - one environment's failure must not skip the other
@@ -66,19 +71,51 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return {"environments": results, "summary": summary}
 
 
-def restore(target: Target, touched: dict[str, Any]) -> dict[str, Any]:
-    previous = str(touched["previous_version"])
-    new = str(touched.get("new_version", previous))
-    stopped = stop_if_active(touched.get("deployment_id"))
+@dataclass(frozen=True)
+class Recorded:
+    """What the deploy handler recorded for one environment before it shifted anything."""
+
+    previous_version: str
+    new_version: str
+    deployment_id: str | None
+
+
+def recorded_versions(target: Target, touched: Any, record: str) -> Recorded:
+    """The environment's map of the deployment record, checked: a rollback must know exactly
+    which version to restore, and says what is wrong with the record when it cannot."""
+
+    def unusable(problem: str) -> RollbackFailed:
+        return RollbackFailed(f"{target.environment}: the deployment record ({record}) {problem}, so the version to restore is unknown; {alias_state(target)}.")
+
+    if not isinstance(touched, dict):
+        raise unusable(f"has '{target.environment}' as a {type(touched).__name__}, not a map")
+    previous, new, deployment_id = touched.get("previous_version"), touched.get("new_version", touched.get("previous_version")), touched.get("deployment_id")
+    if not isinstance(previous, str) or not VERSION.fullmatch(previous):
+        raise unusable(f"has no published version in '{target.environment}.previous_version' (found {preview(previous)})")
+    if not isinstance(new, str) or not VERSION.fullmatch(new):
+        raise unusable(f"has no published version in '{target.environment}.new_version' (found {preview(new)})")
+    if deployment_id is not None and not (isinstance(deployment_id, str) and 0 < len(deployment_id) <= 128):
+        raise unusable(f"has '{target.environment}.deployment_id' {preview(deployment_id)}, not a CodeDeploy deployment id")
+    return Recorded(previous, new, deployment_id)
+
+
+def preview(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {str(value)[:40]!r}"
+
+
+def restore(target: Target, touched: Recorded) -> dict[str, Any]:
+    previous, new = touched.previous_version, touched.new_version
+    stopped = stop_if_active(touched.deployment_id)
     version, weights = read_alias(target)
     if version == previous and not weights:
         return {"action": "already_on_previous" if previous != new else "unchanged", "version": previous, "stopped_deployment": stopped}
 
-    aws.client("lambda").update_alias(
-        FunctionName=target.function_name,
-        Name=target.alias,
-        FunctionVersion=previous,
-        RoutingConfig={"AdditionalVersionWeights": {}},
+    functions = aws.client("lambda")
+    change(
+        functions,
+        target.function_name,
+        "UpdateAlias",
+        lambda: functions.update_alias(FunctionName=target.function_name, Name=target.alias, FunctionVersion=previous, RoutingConfig={"AdditionalVersionWeights": {}}),
     )
     version, weights = read_alias(target)
     if version != previous or weights:

@@ -2,7 +2,7 @@
 
 Payload: {"phase": "package" | "staging" | "production", "commit_id", "artifact"}.
 Returns {"phase", "passed", "total", "failed", "cases": [{"name", "passed", "differences"}], "summary"}.
-Raises InvalidInput, ConfigurationError, ArtifactUnavailable, InvalidArtifact (not a zip, unsafe entries),
+Raises InvalidInput, ConfigurationError, ArtifactUnavailable, InvalidArtifact (not a zip, unsafe entries, an entry that cannot be unpacked),
 and Throttled / AwsRequestFailed when the function under test cannot be invoked.
 
 The test cases live in the artifact, in the JSON file at TEST_CASES_PATH (default test_cases.json):
@@ -30,8 +30,8 @@ A case fails when an expected path is missing or holds another value, or when th
 a deployment must be tested.
 
 Phase package runs the cases against the artifact itself, unpacked into a temporary directory, in
-one separate Python process (case_runner.py) with no AWS variables or credentials in its
-environment. Each case may take TEST_TIMEOUT_SECONDS; a case that takes longer is stopped with the
+one separate Python process (case_runner.py) with the runtime's environment minus every credential
+(shared/isolation.py). Each case may take TEST_TIMEOUT_SECONDS; a case that takes longer is stopped with the
 process, and the cases after it are reported as not run. Phases staging and production invoke the
 live alias (ALIAS_NAME) of STAGING_FUNCTION_NAME / PRODUCTION_FUNCTION_NAME.
 """
@@ -54,10 +54,14 @@ from shared.artifacts import open_zip, read_artifact, safe_extract
 from shared.config import env, env_default, env_int, handler_env
 from shared.errors import InvalidInput
 from shared.events import artifact_location, commit_id, ensure_object, field
+from shared.isolation import child_environment, exit_description
 from shared.observability import lambda_entry, logger
 from shared.testcases import DEFAULT_PATH, PHASES, DeclaredCase, InvalidTestCases, load_test_cases
 
 RUNNER = Path(__file__).with_name("case_runner.py")
+# This function's own interpreter: on Lambda /var/lang/bin/python3.x, which needs the runtime's
+# LD_LIBRARY_PATH to start.
+INTERPRETER = sys.executable
 PHASE_LABELS = {"package": "against the package", "staging": "in staging", "production": "in production"}
 # Time kept back from the Lambda's own timeout to report after stopping the test process.
 REPORTING_SECONDS = 10
@@ -99,7 +103,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     cases_path = env_default("TEST_CASES_PATH", DEFAULT_PATH)
     logger.info("running test cases", extra={"phase": phase, "commit_id": commit, "artifact": location.uri})
 
-    with open_zip(read_artifact(location)) as archive:
+    with read_artifact(location) as artifact, open_zip(artifact.file) as archive:
         try:
             declared = load_test_cases(archive, cases_path)
         except InvalidTestCases as error:
@@ -167,21 +171,17 @@ def run_package(archive: zipfile.ZipFile, cases: list[DeclaredCase], context: An
 
 
 def isolated_environment(package: Path) -> dict[str, str]:
-    """PATH and LANG only: no AWS_* variables, so no credentials reach the code under test.
+    """What the test process may see: the runtime's non-secret variables, no credentials.
 
     `python -I` ignores PYTHONPATH (case_runner.py puts the package on sys.path itself); it is set
     for processes the application may start."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "PYTHONPATH": str(package),
-    }
+    return child_environment({"PYTHONPATH": str(package)})
 
 
 def run_isolated(package: Path, request: dict[str, Any], limits: Limits) -> RunnerReport:
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
-            [sys.executable, "-I", str(RUNNER), str(package)],
+            [INTERPRETER, "-I", str(RUNNER), str(package)],
             cwd=package,
             env=isolated_environment(package),
             stdin=subprocess.PIPE,
@@ -252,15 +252,6 @@ def finish(process: "subprocess.Popen[bytes]", kill: bool) -> None:
         process.wait()
     if process.stdout is not None:
         process.stdout.close()
-
-
-def exit_description(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"was killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"was killed by signal {-returncode}"
-    return f"exited with code {returncode}"
 
 
 def last_line(stream: IO[bytes]) -> str:

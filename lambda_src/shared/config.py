@@ -29,7 +29,7 @@ def env_default(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
-HANDLER_SETTING = re.compile(r"^[A-Za-z_]\w*(?:[./][A-Za-z_]\w*)*\.[A-Za-z_]\w*$", re.ASCII)
+HANDLER_SETTING = re.compile(r"[A-Za-z_]\w*(?:[./][A-Za-z_]\w*)*\.[A-Za-z_]\w*", re.ASCII)
 
 
 def handler_env(name: str) -> tuple[str, str]:
@@ -38,7 +38,7 @@ def handler_env(name: str) -> tuple[str, str]:
     The module is dotted (`src.app`), as the Python runtime imports it.
     """
     value = env(name)
-    if not HANDLER_SETTING.match(value):
+    if not HANDLER_SETTING.fullmatch(value):
         raise ConfigurationError(f"environment variable {name}={value[:80]!r} is not a handler like 'app.handler' (module.function)")
     module, function = value.rsplit(".", 1)
     return module.replace("/", "."), function

@@ -15,15 +15,16 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from shared import aws
-from shared.artifacts import content_sha256, lambda_code_sha256, read_artifact, sha256_hex
+from shared.artifacts import Artifact, content_sha256, read_artifact, sha256_hex
 from shared.config import env, env_int
 from shared.deployment_status import FAILED_STATUSES
-from shared.errors import CodeUpdateFailed, DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidInput
+from shared.errors import CodeUpdateFailed, DeploymentFailed, DeploymentInProgress, DeploymentStopped, DeploymentTimedOut, InvalidInput
 from shared.events import ArtifactLocation, Execution, artifact_location, commit_id, ensure_object, execution, field
+from shared.function_updates import change
 from shared.observability import logger
 from shared.records import record_environment
 
-PREDEFINED_SHIFT = re.compile(r"^CodeDeployDefault\.Lambda(?:Canary(\d+)Percent(\d+)Minutes?|Linear(\d+)PercentEvery(\d+)Minutes?|AllAtOnce)$")
+PREDEFINED_SHIFT = re.compile(r"CodeDeployDefault\.Lambda(?:Canary(\d+)Percent(\d+)Minutes?|Linear(\d+)PercentEvery(\d+)Minutes?|AllAtOnce)", re.ASCII)
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CONTENT_IN_DESCRIPTION = re.compile(r"\bcontent ([0-9a-f]{64})\b")
 
@@ -68,8 +69,12 @@ def handle(event: Any, environment_name: str) -> dict[str, Any]:
 
 
 def deploy(environment: Environment, commit: str, artifact: ArtifactLocation, run: Execution) -> dict[str, Any]:
-    code = read_artifact(artifact)
-    code_sha256, content = lambda_code_sha256(code), content_sha256(code)
+    with read_artifact(artifact) as code:
+        return deploy_code(environment, commit, code, run)
+
+
+def deploy_code(environment: Environment, commit: str, code: Artifact, run: Execution) -> dict[str, Any]:
+    code_sha256, content = code.code_sha256, content_sha256(code.file)
     previous_version = live_version(environment)
     result = {
         "environment": environment.name,
@@ -99,7 +104,12 @@ def deploy(environment: Environment, commit: str, artifact: ArtifactLocation, ru
         return result | no_op_result(previous_version)
 
     deployment_id = create_deployment(environment, previous_version, new_version, f"commit {commit} by {run.name}")
-    record_environment(environment.deployments_table, commit, run, environment.name, record | {"deployment_id": deployment_id})
+    try:
+        record_environment(environment.deployments_table, commit, run, environment.name, record | {"deployment_id": deployment_id})
+    except DeploymentStopped:
+        # Stopped while the deployment was being created: the rollback could not know of it.
+        stop_deployment(deployment_id)
+        raise
     shift_seconds = traffic_shift_seconds(environment)
     deadline = now() + timedelta(seconds=shift_seconds + environment.timeout_seconds)
     logger.info("deployment created", extra={"deployment_id": deployment_id, "from": previous_version, "to": new_version})
@@ -144,10 +154,11 @@ def version_description(content: str, commit: str) -> str:
     return f"content {content} commit {commit}"[:256]
 
 
-def store_release(environment: Environment, commit: str, code: bytes) -> ArtifactLocation:
+def store_release(environment: Environment, commit: str, code: Artifact) -> ArtifactLocation:
     """Keep the exact code promoted to this environment, keyed by commit, for audit and rollback."""
     key = f"{environment.name}/{commit.replace('/', '_')}.zip"
-    response = aws.client("s3").put_object(Bucket=environment.release_bucket, Key=key, Body=code, ContentType="application/zip", Metadata={"commit-id": commit})
+    code.file.seek(0)
+    response = aws.client("s3").put_object(Bucket=environment.release_bucket, Key=key, Body=code.file, ContentType="application/zip", Metadata={"commit-id": commit})
     return ArtifactLocation(bucket=environment.release_bucket, key=key, version_id=response.get("VersionId"))
 
 
@@ -156,7 +167,7 @@ def publish(environment: Environment, release: ArtifactLocation, code_sha256: st
     client = aws.client("lambda")
     source = {"S3Bucket": release.bucket, "S3Key": release.key} | ({"S3ObjectVersion": release.version_id} if release.version_id else {})
     try:
-        client.update_function_code(FunctionName=environment.function_name, **source)
+        change(client, environment.function_name, "UpdateFunctionCode", lambda: client.update_function_code(FunctionName=environment.function_name, **source))
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         if code in {"CodeStorageExceededException", "InvalidParameterValueException", "CodeVerificationFailedException"}:
@@ -173,7 +184,17 @@ def publish(environment: Environment, release: ArtifactLocation, code_sha256: st
     if configuration["CodeSha256"] != code_sha256:
         raise CodeUpdateFailed(f"{environment.function_name} was changed by someone else during the deployment; run the pipeline again")
     revision = {"RevisionId": configuration["RevisionId"]} if configuration.get("RevisionId") else {}
-    published = client.publish_version(FunctionName=environment.function_name, CodeSha256=code_sha256, Description=description, **revision)
+    try:
+        published = change(
+            client,
+            environment.function_name,
+            "PublishVersion",
+            lambda: client.publish_version(FunctionName=environment.function_name, CodeSha256=code_sha256, Description=description, **revision),
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "PreconditionFailedException":
+            raise CodeUpdateFailed(f"{environment.function_name} was changed by someone else during the deployment; run the pipeline again") from None
+        raise
     return str(published["Version"])
 
 
@@ -214,11 +235,21 @@ def create_deployment(environment: Environment, current_version: str, target_ver
     return str(response["deploymentId"])
 
 
+def stop_deployment(deployment_id: str) -> None:
+    """Stop the deployment, letting CodeDeploy move the alias back to the version it ran before."""
+    try:
+        aws.client("codedeploy").stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "DeploymentAlreadyCompletedException":
+            raise
+    logger.info("deployment stopped: the execution was stopped while it was created", extra={"deployment_id": deployment_id})
+
+
 def traffic_shift_seconds(environment: Environment) -> int:
     """How long the group's deployment config takes to move all traffic to the new version."""
     group = aws.client("codedeploy").get_deployment_group(applicationName=environment.application, deploymentGroupName=environment.deployment_group)
     config_name = group["deploymentGroupInfo"].get("deploymentConfigName") or "CodeDeployDefault.LambdaAllAtOnce"
-    predefined = PREDEFINED_SHIFT.match(config_name)
+    predefined = PREDEFINED_SHIFT.fullmatch(config_name)
     if predefined:
         canary_minutes, linear_percent, linear_minutes = predefined.group(2), predefined.group(3), predefined.group(4)
         routing: dict[str, Any] = {"type": "AllAtOnce"}

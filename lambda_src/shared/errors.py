@@ -30,6 +30,10 @@ class DeploymentInProgress(DeploymentError):
     """Another deployment is active on the CodeDeploy group; the state machine retries later."""
 
 
+class FunctionBusy(DeploymentError):
+    """Lambda is still applying an earlier change to the function; the state machine retries later."""
+
+
 class DeploymentFailed(DeploymentError):
     """CodeDeploy reported the deployment Failed or Stopped."""
 
@@ -38,12 +42,22 @@ class DeploymentTimedOut(DeploymentError):
     """The deployment did not finish before its deadline; the rollback stops it."""
 
 
+class DeploymentStopped(DeploymentError):
+    """The deployment was stopped (its pipeline run was stopped, superseded or failed); what it
+    deployed is restored."""
+
+
 class RollbackFailed(DeploymentError):
     """An environment could not be restored to its previous version."""
 
 
 class Throttled(DeploymentError):
     """AWS throttled a call; retried by the state machine with backoff."""
+
+
+class ServiceUnavailable(DeploymentError):
+    """An AWS service answered 5xx or could not be reached, after the SDK's own retries; retried by
+    the state machine with backoff."""
 
 
 class AwsRequestFailed(DeploymentError):

@@ -8,11 +8,36 @@ from typing import Any
 from shared.errors import InvalidInput
 
 MISSING = object()
-COMMIT_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+COMMIT_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+# No text field of a handler payload is longer: a longer one is not the platform's.
+MAX_TEXT = 2048
+# S3's bucket naming rules, with the longer, mixed-case names of legacy us-east-1 buckets.
+BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]")
+MAX_KEY_BYTES = 1024
+MAX_EXECUTION_ARN = 256
+MAX_EXECUTION_NAME = 80
 
 
-def field(event: Any, path: str, kind: type | tuple[type, ...], *, default: Any = MISSING) -> Any:
-    """The value at dotted `path` in `event`, checked against `kind`."""
+def preview(value: str, limit: int = 80) -> str:
+    """`value` as a message shows it: quoted, escaped and cut to `limit` characters."""
+    return repr(value[:limit]) + (f"… ({len(value)} characters)" if len(value) > limit else "")
+
+
+def checked_text(path: str, value: str, max_length: int) -> str:
+    """`value` when it is text AWS can take: valid Unicode (no lone surrogate, which JSON can
+    carry and UTF-8 cannot), at most `max_length` characters."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInput(f"'{path}' is not valid Unicode text: character {error.start + 1} is a lone surrogate ({preview(value)})") from None
+    if len(value) > max_length:
+        raise InvalidInput(f"'{path}' is {len(value)} characters long; the limit is {max_length} ({preview(value)})")
+    return value
+
+
+def field(event: Any, path: str, kind: type | tuple[type, ...], *, default: Any = MISSING, max_length: int = MAX_TEXT) -> Any:
+    """The value at dotted `path` in `event`, checked against `kind`; text is also checked to be
+    valid Unicode of at most `max_length` characters."""
     value = event
     walked: list[str] = []
     for part in path.split("."):
@@ -29,8 +54,10 @@ def field(event: Any, path: str, kind: type | tuple[type, ...], *, default: Any 
         raise InvalidInput(f"'{path}' must be {kind_name(kind)}, got a boolean")
     if not isinstance(value, kind):
         raise InvalidInput(f"'{path}' must be {kind_name(kind)}, got {type_name(value)}")
-    if isinstance(value, str) and not value.strip():
-        raise InvalidInput(f"'{path}' must not be empty")
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidInput(f"'{path}' must not be empty")
+        checked_text(path, value, max_length)
     return value
 
 
@@ -62,18 +89,20 @@ class ArtifactLocation:
 
 def artifact_location(event: Any) -> ArtifactLocation:
     ensure_object(event)
-    return ArtifactLocation(
-        bucket=field(event, "artifact.bucket", str),
-        key=field(event, "artifact.key", str),
-        version_id=field(event, "artifact.version_id", str, default=None),
-    )
+    bucket: str = field(event, "artifact.bucket", str)
+    if not BUCKET_NAME.fullmatch(bucket):
+        raise InvalidInput(f"'artifact.bucket' {preview(bucket)} is not an S3 bucket name (3-255 letters, digits, '.', '-' or '_')")
+    key: str = field(event, "artifact.key", str)
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise InvalidInput(f"'artifact.key' is {len(key.encode('utf-8'))} bytes long; S3 keys are at most {MAX_KEY_BYTES} ({preview(key)})")
+    return ArtifactLocation(bucket=bucket, key=key, version_id=field(event, "artifact.version_id", str, default=None, max_length=1024))
 
 
 def commit_id(event: Any) -> str:
     ensure_object(event)
     value: str = field(event, "commit_id", str)
-    if not COMMIT_ID.match(value):
-        raise InvalidInput(f"'commit_id' {value[:80]!r} is not a commit id (1-128 letters, digits or ._:@/+=-)")
+    if not COMMIT_ID.fullmatch(value):
+        raise InvalidInput(f"'commit_id' {preview(value)} is not a commit id (1-128 letters, digits or ._:@/+=-)")
     return value
 
 
@@ -85,4 +114,4 @@ class Execution:
 
 def execution(event: Any) -> Execution:
     ensure_object(event)
-    return Execution(arn=field(event, "execution.arn", str), name=field(event, "execution.name", str))
+    return Execution(arn=field(event, "execution.arn", str, max_length=MAX_EXECUTION_ARN), name=field(event, "execution.name", str, max_length=MAX_EXECUTION_NAME))

@@ -4,8 +4,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from shared import aws
+from shared.errors import DeploymentStopped
 from shared.events import Execution
 
 _serializer = TypeSerializer()
@@ -25,22 +27,58 @@ def _value(value: Any) -> dict[str, Any]:
 
 
 def record_environment(table: str, commit_id: str, execution: Execution, environment: str, details: dict[str, Any]) -> None:
-    """Set the environment's map (e.g. `staging`) on the execution's record, creating the record."""
+    """Set the environment's map (e.g. `staging`) on the execution's record, creating the record.
+
+    Only while the deployment is in progress: once it was stopped (stop_deployment marks the record
+    STOPPED, then restores what the record names), a deploy handler still running must not deploy;
+    DeploymentStopped says so."""
     now = now_iso()
-    aws.client("dynamodb").update_item(
+    written = conditionally_updated(
+        TableName=table,
+        Key=_key(commit_id, execution.name),
+        UpdateExpression="SET #environment = :details, execution_arn = :arn, updated_at = :now, started_at = if_not_exists(started_at, :now), #status = if_not_exists(#status, :in_progress)",
+        ConditionExpression="attribute_not_exists(#status) OR #status = :in_progress",
+        ExpressionAttributeNames={"#environment": environment, "#status": "status"},
+        ExpressionAttributeValues={":details": _value(details), ":arn": {"S": execution.arn}, ":now": {"S": now}, ":in_progress": {"S": "IN_PROGRESS"}},
+    )
+    if not written:
+        raise DeploymentStopped(f"deployment {execution.name} is no longer in progress (it was stopped or has ended): {environment} is left as it is")
+
+
+def record_stopped(table: str, commit_id: str, execution: Execution, started_at: str, reason: str) -> bool:
+    """Mark the execution's record STOPPED, with why, creating it; False when it has a final
+    status already (the execution ended by itself)."""
+    now = now_iso()
+    return conditionally_updated(
         TableName=table,
         Key=_key(commit_id, execution.name),
         UpdateExpression=(
-            "SET #environment = :details, execution_arn = :arn, updated_at = :now, started_at = if_not_exists(started_at, :now), #status = if_not_exists(#status, :in_progress)"
+            "SET #status = :stopped, stopped_by = :reason, failure_error = :error, failure_cause = :reason, execution_arn = :arn, "
+            "finished_at = if_not_exists(finished_at, :now), updated_at = :now, started_at = if_not_exists(started_at, :started)"
         ),
-        ExpressionAttributeNames={"#environment": environment, "#status": "status"},
+        ConditionExpression="attribute_not_exists(#status) OR #status IN (:in_progress, :stopped)",
+        ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={
-            ":details": _value(details),
+            ":stopped": {"S": "STOPPED"},
+            ":in_progress": {"S": "IN_PROGRESS"},
+            ":reason": {"S": reason},
+            ":error": {"S": "DeploymentStopped"},
             ":arn": {"S": execution.arn},
             ":now": {"S": now},
-            ":in_progress": {"S": "IN_PROGRESS"},
+            ":started": {"S": started_at},
         },
     )
+
+
+def conditionally_updated(**request: Any) -> bool:
+    """UpdateItem; False when its ConditionExpression does not hold."""
+    try:
+        aws.client("dynamodb").update_item(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def record_rollback(table: str, commit_id: str, execution_name: str, environment: str, version: str) -> None:

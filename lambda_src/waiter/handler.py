@@ -5,8 +5,12 @@ token naming the execution. CodePipeline then invokes the function again with th
 invocation reports a final result: success (with output variables) or failure.
 
 Every invocation posts a job result, also when the event, the configuration or an AWS call is wrong,
-so the pipeline never waits for the action's timeout. The handler raises only when there is no job
-to report to, or when CodePipeline refuses the failure result itself.
+so the pipeline never waits for the action's timeout. The pipeline and the deployment never
+disagree: a check that fails for a passing reason (throttling, a 5xx, a timeout) keeps the job in
+progress, for up to CHECK_OUTAGE_SECONDS; and before the job is failed while its execution may
+still be running, the execution is stopped and rolled back (by the stop_deployment function). The
+handler raises only when there is no job to report to, or when posting the result failed for a
+passing reason (CodePipeline invokes this function asynchronously, so Lambda invokes it again).
 
 UserParameters (JSON, set by Terraform): {"commit_id", "pipeline_execution_id", "pipeline_name"}.
 """
@@ -14,27 +18,37 @@ UserParameters (JSON, set by Terraform): {"commit_id", "pipeline_execution_id", 
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field as dataclass_field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field as dataclass_field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+
+from botocore.exceptions import ClientError
 
 from shared import aws
 from shared.config import env
 from shared.errors import ConfigurationError, DeploymentError, InvalidInput, UnexpectedError
-from shared.events import ArtifactLocation, commit_id as read_commit_id, field, type_name
-from shared.observability import lambda_entry, logger, named_error
+from shared.events import ArtifactLocation, commit_id as read_commit_id, field, preview, type_name
+from shared.observability import is_transient, lambda_entry, logger, named_error, readable
 
 # Limits of the CodePipeline and Step Functions APIs (botocore service models).
 MAX_FAILURE_MESSAGE = 5000
 MAX_SUMMARY = 2048
+MAX_EXTERNAL_EXECUTION_ID = 1500
+MAX_CONTINUATION_TOKEN = 2048
+MAX_USER_PARAMETERS = 1000
 MAX_EXECUTION_NAME = 80
 COMMIT_PREFIX = 12
+# How long the execution may be impossible to check before the job fails (and the execution is stopped).
+CHECK_OUTAGE_SECONDS = 15 * 60
 
-JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-EXECUTION_ARN = re.compile(r"^arn:[\w-]+:states:[\w-]+:\d{12}:execution:[^:\s]+:[^:\s]+$")
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 USER_PARAMETERS = ("commit_id", "pipeline_execution_id", "pipeline_name")
 EXPECTED_USER_PARAMETERS = '{"commit_id": "...", "pipeline_execution_id": "...", "pipeline_name": "..."}'
+# CodePipeline's answers when the job has a result already or is gone (e.g. a repeated invocation).
+JOB_FINISHED_CODES = frozenset({"InvalidJobStateException", "JobNotFoundException"})
 
 RUNNING = frozenset({"RUNNING", "PENDING_REDRIVE"})
 DEFAULT_FAILURES = {
@@ -62,6 +76,20 @@ class StartRequest:
 
 
 @dataclass(frozen=True)
+class Token:
+    """What a continuation token carries: the execution, and since when it could not be checked."""
+
+    execution_arn: str
+    unavailable_since: datetime | None = None
+
+    def serialized(self) -> str:
+        document: dict[str, str] = {"execution_arn": self.execution_arn}
+        if self.unavailable_since is not None:
+            document["unavailable_since"] = self.unavailable_since.strftime(TIMESTAMP_FORMAT)
+        return json.dumps(document)
+
+
+@dataclass(frozen=True)
 class Report:
     """What one invocation tells CodePipeline about the job."""
 
@@ -70,16 +98,14 @@ class Report:
     execution_arn: str | None = None
     continuation_token: str | None = None
     output_variables: dict[str, str] = dataclass_field(default_factory=dict)
+    # A failure while the execution may still be running: it is stopped before the job fails.
+    execution_may_run: bool = False
 
 
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
     job = read_job(event)
-    try:
-        report = decide(job)
-    except Exception as error:  # noqa: BLE001 - every failure is reported to the pipeline
-        report = failure(error)
-    report = post(job.id, report)
+    report = deliver(job, decide(job))
     return {"job_id": job.id, "result": report.result, "execution_arn": report.execution_arn, "message": report.message}
 
 
@@ -94,11 +120,18 @@ def read_job(event: Any) -> Job:
     if not isinstance(job, Mapping):
         raise InvalidInput("the event has no 'CodePipeline.job' object: this function must be invoked by a CodePipeline action")
     job_id = job.get("id")
-    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
         raise InvalidInput("'CodePipeline.job.id' is missing or is not a CodePipeline job id: there is no job to report to")
     data = job.get("data")
     token = data.get("continuationToken") if isinstance(data, Mapping) else None
     return Job(id=job_id, continuation_token=token, document=job)
+
+
+def parse_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidInput(f"{what} is nested too deeply to be read") from None
 
 
 def read_start_request(job: Job) -> StartRequest:
@@ -106,8 +139,10 @@ def read_start_request(job: Job) -> StartRequest:
     user_parameters = configuration.get("UserParameters")
     if not isinstance(user_parameters, str) or not user_parameters.strip():
         raise InvalidInput(f"the action has no UserParameters; set them to {EXPECTED_USER_PARAMETERS}")
+    if len(user_parameters) > MAX_USER_PARAMETERS:
+        raise InvalidInput(f"UserParameters is {len(user_parameters)} characters long, over CodePipeline's {MAX_USER_PARAMETERS}; expected {EXPECTED_USER_PARAMETERS}")
     try:
-        parameters = json.loads(user_parameters)
+        parameters = parse_json(user_parameters, "UserParameters")
     except ValueError as error:
         raise InvalidInput(f"UserParameters is not valid JSON ({error}); expected {EXPECTED_USER_PARAMETERS}") from None
     if not isinstance(parameters, dict):
@@ -118,14 +153,11 @@ def read_start_request(job: Job) -> StartRequest:
             raise InvalidInput(f"UserParameters has no '{name}' string; expected {EXPECTED_USER_PARAMETERS}")
     try:
         commit = read_commit_id(parameters)
+        pipeline_name = field(parameters, "pipeline_name", str, max_length=100)
+        pipeline_execution_id = field(parameters, "pipeline_execution_id", str, max_length=200)
     except InvalidInput as error:
         raise InvalidInput(f"UserParameters: {error}") from None
-    return StartRequest(
-        commit_id=commit,
-        artifact=read_artifact_location(job),
-        pipeline_name=parameters["pipeline_name"],
-        pipeline_execution_id=parameters["pipeline_execution_id"],
-    )
+    return StartRequest(commit_id=commit, artifact=read_artifact_location(job), pipeline_name=pipeline_name, pipeline_execution_id=pipeline_execution_id)
 
 
 def read_artifact_location(job: Job) -> ArtifactLocation:
@@ -136,8 +168,8 @@ def read_artifact_location(job: Job) -> ArtifactLocation:
     if not isinstance(artifacts[0], Mapping):
         raise InvalidInput(f"the first input artifact must be a JSON object, got {type_name(artifacts[0])}")
     try:
-        bucket = field(artifacts[0], "location.s3Location.bucketName", str)
-        key = field(artifacts[0], "location.s3Location.objectKey", str)
+        bucket = field(artifacts[0], "location.s3Location.bucketName", str, max_length=255)
+        key = field(artifacts[0], "location.s3Location.objectKey", str, max_length=1024)
     except InvalidInput as error:
         raise InvalidInput(f"the first input artifact: {error}") from None
     return ArtifactLocation(bucket=bucket, key=key)
@@ -147,13 +179,18 @@ def read_artifact_location(job: Job) -> ArtifactLocation:
 
 
 def decide(job: Job) -> Report:
-    if job.continuation_token is None:
-        return start(job.id, read_start_request(job))
-    execution_arn = read_continuation_token(job.continuation_token)
+    """What to tell CodePipeline; never raises."""
     try:
-        return check(execution_arn, job.continuation_token)
-    except Exception as error:  # noqa: BLE001 - reported with the execution it concerns
-        return failure(error, execution_arn)
+        if job.continuation_token is None:
+            return start(job.id, read_start_request(job))
+        token = read_continuation_token(job.continuation_token, read_state_machine_arn())
+    except Exception as error:  # noqa: BLE001 - every failure is reported to the pipeline
+        return failure(error)
+    try:
+        return check(token)
+    except Exception as error:  # noqa: BLE001 - reported with the execution it concerns, which may still run
+        gone = isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist"
+        return replace(failure(error, token.execution_arn), execution_may_run=not gone)
 
 
 def start(job_id: str, request: StartRequest) -> Report:
@@ -171,30 +208,53 @@ def start(job_id: str, request: StartRequest) -> Report:
         result="started",
         message=f"Deployment {name} started",
         execution_arn=execution_arn,
-        continuation_token=continuation_token(execution_arn),
+        continuation_token=Token(execution_arn).serialized(),
     )
 
 
-def check(execution_arn: str, token: str) -> Report:
-    execution = aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+def check(token: Token) -> Report:
+    try:
+        execution = aws.client("stepfunctions").describe_execution(executionArn=token.execution_arn)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        return unavailable(token, error)
     status: str = execution["status"]
-    name: str = execution.get("name") or execution_arn.rsplit(":", 1)[-1]
-    logger.info("execution status", extra={"execution_arn": execution_arn, "status": status})
+    name: str = execution.get("name") or token.execution_arn.rsplit(":", 1)[-1]
+    logger.info("execution status", extra={"execution_arn": token.execution_arn, "status": status})
     if status in RUNNING:
         return Report(
             result="running",
             message=f"Deployment {name} {status.lower().replace('_', ' ')} for {elapsed(execution.get('startDate'))}",
-            execution_arn=execution_arn,
-            continuation_token=token,
+            execution_arn=token.execution_arn,
+            continuation_token=Token(token.execution_arn).serialized(),
         )
     if status == "SUCCEEDED":
-        return succeeded(execution_arn, name, execution.get("output"))
+        return succeeded(token.execution_arn, name, execution.get("output"))
     if status in DEFAULT_FAILURES:
         default_error, default_cause = DEFAULT_FAILURES[status]
-        error = execution.get("error") or default_error
+        failed_with = execution.get("error") or default_error
         cause = readable_cause(execution.get("cause")) or default_cause
-        return Report(result="failed", message=failure_message(error, cause, execution_arn), execution_arn=execution_arn)
+        return Report(result="failed", message=failure_message(failed_with, cause, token.execution_arn), execution_arn=token.execution_arn)
     raise UnexpectedError(f"the execution has the unknown status {status!r}")
+
+
+def unavailable(token: Token, error: Exception) -> Report:
+    """The execution could not be checked for a passing reason: keep the job in progress, until
+    it has been so for CHECK_OUTAGE_SECONDS."""
+    now = datetime.now(UTC)
+    since = token.unavailable_since or now
+    reason = str(named_error(error))
+    if now - since >= timedelta(seconds=CHECK_OUTAGE_SECONDS):
+        cause = f"the execution could not be checked for {CHECK_OUTAGE_SECONDS // 60} minutes, since {since.strftime(TIMESTAMP_FORMAT)}: {reason}"
+        return Report(result="failed", message=failure_message("ExecutionUnobservable", cause, token.execution_arn), execution_arn=token.execution_arn, execution_may_run=True)
+    logger.warning("the execution cannot be checked now; the job stays in progress", extra={"execution_arn": token.execution_arn, "reason": reason})
+    return Report(
+        result="running",
+        message=bounded(f"Deployment {token.execution_arn.rsplit(':', 1)[-1]} cannot be checked right now ({reason}); checking again", MAX_SUMMARY),
+        execution_arn=token.execution_arn,
+        continuation_token=Token(token.execution_arn, since).serialized(),
+    )
 
 
 def succeeded(execution_arn: str, name: str, output: Any) -> Report:
@@ -223,23 +283,33 @@ def failure(error: Exception, execution_arn: str | None = None) -> Report:
 # --- reporting -------------------------------------------------------------------------------
 
 
-def post(job_id: str, report: Report) -> Report:
-    """Post `report`; a rejected success is reported as a failure. Raises if the failure is rejected."""
+def deliver(job: Job, report: Report) -> Report:
+    """Post `report`. A failure while the execution may still run stops it first; a success
+    CodePipeline rejects becomes a failure."""
     if report.result == "failed":
-        post_failure(job_id, report)
+        if report.execution_may_run and report.execution_arn:
+            report = stop_deployment(job.id, report)
+        post_failure(job.id, report)
         return report
     try:
-        post_success(job_id, report)
-    except Exception as error:  # noqa: BLE001 - a rejected success must still end the job
-        report = failure(error, report.execution_arn)
-        post_failure(job_id, report)
+        post_success(job.id, report)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in JOB_FINISHED_CODES:
+            logger.warning("the job already has a result; nothing posted", extra={"job_id": job.id, "code": code, "execution_arn": report.execution_arn})
+            return report
+        if is_transient(error):
+            raise
+        if code == "OutputVariablesSizeExceededException" and report.output_variables:
+            return deliver(job, replace(report, output_variables={}, message=bounded(f"{report.message} (output variables left out: {code})", MAX_SUMMARY)))
+        return deliver(job, replace(failure(error, report.execution_arn), execution_may_run=report.result != "succeeded"))
     return report
 
 
 def post_success(job_id: str, report: Report) -> None:
     details: dict[str, Any] = {"summary": bounded(report.message, MAX_SUMMARY)}
     if report.execution_arn:
-        details["externalExecutionId"] = report.execution_arn
+        details["externalExecutionId"] = bounded(report.execution_arn, MAX_EXTERNAL_EXECUTION_ID)
     request: dict[str, Any] = {"jobId": job_id, "executionDetails": details}
     if report.continuation_token is not None:
         request["continuationToken"] = report.continuation_token
@@ -250,15 +320,41 @@ def post_success(job_id: str, report: Report) -> None:
 
 
 def post_failure(job_id: str, report: Report) -> None:
+    """Post the failure. A job that already has a result is left as it is; any other refusal raises
+    (Lambda invokes the function again for a passing one)."""
     details = {"type": "JobFailed", "message": bounded(report.message, MAX_FAILURE_MESSAGE)}
     if report.execution_arn:
-        details["externalExecutionId"] = report.execution_arn
+        details["externalExecutionId"] = bounded(report.execution_arn, MAX_EXTERNAL_EXECUTION_ID)
     try:
         aws.client("codepipeline").put_job_failure_result(jobId=job_id, failureDetails=details)
-    except Exception:
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in JOB_FINISHED_CODES:
+            logger.warning("the job already has a result; the failure is not posted", extra={"job_id": job_id, "code": code, "failure": details["message"]})
+            return
         logger.error("cannot post the job failure", extra={"job_id": job_id, "failure": details["message"]})
         raise
     logger.info("job result posted", extra={"job_id": job_id, "result": "failed", "failure": details["message"]})
+
+
+def stop_deployment(job_id: str, report: Report) -> Report:
+    """Stop the execution and restore what it deployed (the stop_deployment function) before the
+    job fails, and say what that did."""
+    assert report.execution_arn is not None
+    request = {"execution_arn": report.execution_arn, "reason": readable(f"the pipeline job {job_id} failed: {report.message}", 1000)}
+    try:
+        response = aws.client("lambda", read_timeout=aws.INVOKE_READ_TIMEOUT_SECONDS).invoke(FunctionName=env("STOP_FUNCTION_NAME"), Payload=json.dumps(request).encode())
+        payload = json_object(response["Payload"].read().decode("utf-8", "replace"))
+        if response.get("FunctionError"):
+            outcome = f"the deployment could not be stopped ({payload.get('errorType', 'error')}: {payload.get('errorMessage', 'no message')}); stop it and check its aliases by hand"
+        else:
+            outcome = str(payload.get("summary") or "the deployment was stopped")
+    except Exception as error:  # noqa: BLE001 - the job must still fail, saying what is left to do
+        outcome = f"the deployment could not be stopped ({named_error(error)}); stop it and check its aliases by hand"
+    logger.warning("stopped the execution before failing the job", extra={"job_id": job_id, "execution_arn": report.execution_arn, "outcome": outcome})
+    tail = f" (execution {report.execution_arn})"
+    failed = report.message[: -len(tail)] if report.message.endswith(tail) else report.message
+    return replace(report, message=failure_message_text(f"{failed}. {outcome[:1].upper()}{outcome[1:]}", report.execution_arn))
 
 
 # --- names, documents and messages -----------------------------------------------------------
@@ -267,8 +363,8 @@ def post_failure(job_id: str, report: Report) -> None:
 def read_state_machine_arn() -> str:
     arn = env("STATE_MACHINE_ARN")
     parts = arn.split(":")
-    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "stateMachine" or not parts[6]:
-        raise ConfigurationError(f"environment variable STATE_MACHINE_ARN={arn!r} is not a Step Functions state machine ARN")
+    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "stateMachine" or not parts[6]:
+        raise ConfigurationError(f"environment variable STATE_MACHINE_ARN={preview(arn)} is not a Step Functions state machine ARN")
     return arn
 
 
@@ -277,7 +373,7 @@ def execution_name(commit: str, job_id: str) -> str:
 
 
 def execution_arn_of(state_machine_arn: str, name: str) -> str:
-    """arn:P:states:R:A:stateMachine:SM[:qualifier] -> arn:P:states:R:A:execution:SM:name"""
+    """arn:P:states:R:A:stateMachine:SM -> arn:P:states:R:A:execution:SM:name"""
     parts = state_machine_arn.split(":")
     return ":".join([*parts[:5], "execution", parts[6], name])
 
@@ -290,45 +386,51 @@ def execution_input(request: StartRequest, job_id: str) -> dict[str, Any]:
     }
 
 
-def continuation_token(execution_arn: str) -> str:
-    return json.dumps({"execution_arn": execution_arn})
-
-
-def read_continuation_token(token: Any) -> str:
-    """The execution ARN in a token this function issued."""
+def read_continuation_token(token: Any, state_machine_arn: str) -> Token:
+    """The execution of this state machine, and the time since it could not be checked, in a token
+    this function issued."""
+    expected = '{"execution_arn": <an execution of ' + state_machine_arn.rsplit(":", 1)[-1] + ">}"
     if not isinstance(token, str):
         raise InvalidInput(f"the continuation token must be a string, got {type_name(token)}")
     if not token.strip():
         raise InvalidInput("the continuation token is empty")
+    if len(token) > MAX_CONTINUATION_TOKEN:
+        raise InvalidInput(f"the continuation token is {len(token)} characters long, over CodePipeline's {MAX_CONTINUATION_TOKEN}: it is not one this function issued")
     try:
-        document = json.loads(token)
+        document = parse_json(token, "the continuation token")
     except ValueError:
         document = None
     arn = document.get("execution_arn") if isinstance(document, dict) else None
-    if not isinstance(arn, str) or not EXECUTION_ARN.match(arn):
-        raise InvalidInput(f'the continuation token {token[:200]!r} is not {{"execution_arn": <Step Functions execution ARN>}}')
-    return arn
+    prefix = execution_arn_of(state_machine_arn, "")
+    if not isinstance(arn, str) or not arn.startswith(prefix) or not EXECUTION_NAME.fullmatch(arn[len(prefix) :]):
+        raise InvalidInput(f"the continuation token {preview(token, 200)} is not {expected}")
+    since = document.get("unavailable_since") if isinstance(document, dict) else None
+    try:
+        unavailable_since = datetime.strptime(since, TIMESTAMP_FORMAT).replace(tzinfo=UTC) if isinstance(since, str) else None
+    except ValueError:
+        unavailable_since = None
+    return Token(arn, unavailable_since)
 
 
 def readable_cause(cause: Any) -> str:
     """A Lambda error's Cause is JSON ({errorMessage, errorType, stackTrace}): keep its errorMessage."""
     if not isinstance(cause, str):
         return ""
-    try:
-        document = json.loads(cause)
-    except ValueError:
-        return cause.strip()
-    if isinstance(document, dict) and isinstance(document.get("errorMessage"), str) and document["errorMessage"].strip():
+    document = json_object(cause)
+    if isinstance(document.get("errorMessage"), str) and document["errorMessage"].strip():
         return str(document["errorMessage"]).strip()
     return cause.strip()
 
 
 def failure_message(error: str, cause: str, execution_arn: str | None) -> str:
     """`<error>: <cause> (execution <arn>)` within the API limit, shortening the cause first."""
-    head = f"{error}: "
+    return failure_message_text(f"{error}: {cause}", execution_arn)
+
+
+def failure_message_text(text: str, execution_arn: str | None) -> str:
     tail = f" (execution {execution_arn})" if execution_arn else ""
-    room = MAX_FAILURE_MESSAGE - len(head) - len(tail)
-    return bounded(head + bounded(cause, max(room, 1)) + tail, MAX_FAILURE_MESSAGE)
+    room = MAX_FAILURE_MESSAGE - len(tail)
+    return bounded(readable(text, max(room, 1)) + tail, MAX_FAILURE_MESSAGE)
 
 
 def bounded(value: str, limit: int) -> str:
@@ -341,7 +443,7 @@ def json_object(value: Any) -> dict[str, Any]:
         return {}
     try:
         document = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return document if isinstance(document, dict) else {}
 
