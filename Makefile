@@ -3,14 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
+VENDORED_WHEELS := .cache/vendored-wheels
 BUILD := build
-HANDLERS := validate_code run_tests staging production rollback waiter
+HANDLERS := validate_code run_tests staging production rollback waiter stop_deployment
 SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
 ZIPS := $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/layer.zip $(BUILD)/app.zip
 
 .PHONY: install package lint lint-terraform lint-python lint-rendered test bench demo clean local-aws
 
-install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(VENDORED_WHEELS)/.downloaded
 
 $(VENV)/.installed: requirements-dev.txt requirements-layer.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,12 @@ $(VENV)/.installed: requirements-dev.txt requirements-layer.txt
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# Real wheels of libraries applications vendor (boto3, numpy, pandas, ...), pinned, for the tests of
+# validate_code and `make bench`: tests/vendored.py.
+$(VENDORED_WHEELS)/.downloaded: tests/vendored-requirements.txt $(VENV)/.installed
+	$(PY) tests/vendored.py download
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -1,4 +1,4 @@
-# The six platform handlers. Each one has its own log group, role and inline policy; the policy
+# The seven platform handlers. Each one has its own log group, role and inline policy; the policy
 # documents below grant each handler only what it touches.
 
 locals {
@@ -15,6 +15,8 @@ locals {
       memory_size   = 1024
       # Lambda's maximum: one phase runs every test case, each limited to TEST_TIMEOUT_SECONDS.
       timeout = 900
+      # /tmp holds the artifact and the package unzipped from it (up to Lambda's 250 MB each).
+      ephemeral_storage = 1024
     }
     staging = {
       function_name = "${var.name_prefix}-deploy-staging"
@@ -38,9 +40,19 @@ locals {
       function_name = "${var.name_prefix}-waiter"
       description   = "Starts the deployment state machine for a pipeline job and reports its outcome to CodePipeline."
       memory_size   = 256
-      timeout       = 60
+      # Before failing a job whose execution may still run, it waits for stop_deployment's rollback.
+      timeout = 180
+    }
+    stop_deployment = {
+      function_name = "${var.name_prefix}-stop-deployment"
+      description   = "Stops and rolls back a deployment whose pipeline run was stopped, superseded or failed."
+      memory_size   = 256
+      timeout       = 150
     }
   }
+
+  # Built from the names: the handlers' policies name each other, and the functions depend on their policies.
+  handler_function_arns = { for name, handler in local.handlers : name => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${handler.function_name}" }
 
   deploy_handler_environment = {
     for environment in local.environments : environment => {
@@ -78,17 +90,25 @@ locals {
       ALIAS_NAME               = var.alias_name
     }
     waiter = {
-      STATE_MACHINE_ARN = local.state_machine_arn
+      STATE_MACHINE_ARN  = local.state_machine_arn
+      STOP_FUNCTION_NAME = local.handlers.stop_deployment.function_name
+    }
+    stop_deployment = {
+      STATE_MACHINE_ARN      = local.state_machine_arn
+      ROLLBACK_FUNCTION_NAME = local.handlers.rollback.function_name
+      DEPLOYMENTS_TABLE      = aws_dynamodb_table.deployments.name
+      NOTIFICATION_TOPIC_ARN = aws_sns_topic.notifications.arn
     }
   }
 
   handler_policies = {
-    validate_code = data.aws_iam_policy_document.validate_code.json
-    run_tests     = data.aws_iam_policy_document.run_tests.json
-    staging       = data.aws_iam_policy_document.deploy["staging"].json
-    production    = data.aws_iam_policy_document.deploy["production"].json
-    rollback      = data.aws_iam_policy_document.rollback.json
-    waiter        = data.aws_iam_policy_document.waiter.json
+    validate_code   = data.aws_iam_policy_document.validate_code.json
+    run_tests       = data.aws_iam_policy_document.run_tests.json
+    staging         = data.aws_iam_policy_document.deploy["staging"].json
+    production      = data.aws_iam_policy_document.deploy["production"].json
+    rollback        = data.aws_iam_policy_document.rollback.json
+    waiter          = data.aws_iam_policy_document.waiter.json
+    stop_deployment = data.aws_iam_policy_document.stop_deployment.json
   }
 
   artifact_objects_arn  = "${aws_s3_bucket.this["artifacts"].arn}/*"
@@ -136,7 +156,7 @@ resource "aws_lambda_layer_version" "handlers" {
 
 resource "aws_lambda_function" "handler" {
   #checkov:skip=CKV_AWS_115:Invocations are bounded by the pipeline, which runs one execution at a time (QUEUED); reserving concurrency would only take capacity from the account's unreserved pool.
-  #checkov:skip=CKV_AWS_116:Step Functions and CodePipeline invoke these functions synchronously and handle their errors (Retry/Catch, job failure); a dead-letter queue applies to asynchronous invocation only.
+  #checkov:skip=CKV_AWS_116:Step Functions invokes the step handlers synchronously and handles their errors (Retry/Catch). CodePipeline (the waiter) and EventBridge (stop_deployment) invoke asynchronously: Lambda retries a failed invocation twice, both are safe to repeat, and a job left without a result fails at CodePipeline's action timeout.
   #checkov:skip=CKV_AWS_117:The handlers call only public AWS APIs; a VPC would add NAT or endpoints without protecting anything.
   #checkov:skip=CKV_AWS_173:The environment holds resource names and numbers, no secrets; Lambda encrypts it at rest with its service key.
   #checkov:skip=CKV_AWS_272:The handler zips are built by `make package` from this repository and deployed by Terraform; code signing would need a signing profile and a signed upload path outside this configuration.
@@ -153,6 +173,11 @@ resource "aws_lambda_function" "handler" {
   layers           = [aws_lambda_layer_version.handlers.arn]
   memory_size      = each.value.memory_size
   timeout          = each.value.timeout
+
+  # /tmp, where the handlers that read the artifact keep it; Lambda's default is 512 MB.
+  ephemeral_storage {
+    size = lookup(each.value, "ephemeral_storage", 512)
+  }
 
   environment {
     variables = merge(
@@ -175,7 +200,7 @@ resource "aws_lambda_function" "handler" {
 # Policy documents, one per handler
 # ---------------------------------------------------------------------------
 
-# What every handler needs: its own log group, and X-Ray (which has no resource-level permissions).
+# What every handler needs: its own log group, and X-Ray.
 data "aws_iam_policy_document" "handler_basics" {
   for_each = local.handlers
 
@@ -185,7 +210,8 @@ data "aws_iam_policy_document" "handler_basics" {
     resources = ["${aws_cloudwatch_log_group.handler[each.key].arn}:log-stream:*"]
   }
 
-  # X-Ray has no resource-level permissions.
+  # The Service Authorization Reference lists no resource type for these X-Ray actions: only "*"
+  # matches them.
   statement {
     sid       = "WriteTraces"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
@@ -280,6 +306,14 @@ data "aws_iam_policy_document" "deploy" {
     resources = [local.deployment_group_arns[each.key]]
   }
 
+  # A deployment created while the execution was being stopped is stopped at once. The Service
+  # Authorization Reference lists no resource type for StopDeployment: only "*" matches it.
+  statement {
+    sid       = "StopOwnDeployment"
+    actions   = ["codedeploy:StopDeployment"]
+    resources = ["*"]
+  }
+
   statement {
     sid       = "ReadOwnDeploymentConfig"
     actions   = ["codedeploy:GetDeploymentConfig"]
@@ -304,7 +338,7 @@ data "aws_iam_policy_document" "rollback" {
 
   statement {
     sid       = "RestoreAliases"
-    actions   = ["lambda:GetAlias", "lambda:UpdateAlias"]
+    actions   = ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:UpdateAlias"]
     resources = flatten([for app in values(local.app) : [app.function_arn, "${app.function_arn}:*"]])
   }
 
@@ -314,7 +348,7 @@ data "aws_iam_policy_document" "rollback" {
     resources = values(local.deployment_group_arns)
   }
 
-  # StopDeployment has no resource-level permissions.
+  # The Service Authorization Reference lists no resource type for StopDeployment: only "*" matches it.
   statement {
     sid       = "StopDeployments"
     actions   = ["codedeploy:StopDeployment"]
@@ -355,10 +389,18 @@ data "aws_iam_policy_document" "waiter" {
   statement {
     sid       = "FollowDeployments"
     actions   = ["states:DescribeExecution"]
-    resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*"]
+    resources = [local.state_machine_executions_arn]
   }
 
-  # PutJobSuccessResult and PutJobFailureResult have no resource-level permissions.
+  # Before failing a job whose execution may still run, it has stop_deployment stop and roll it back.
+  statement {
+    sid       = "StopDeployments"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.handler_function_arns["stop_deployment"]]
+  }
+
+  # The Service Authorization Reference lists no resource type for PutJobSuccessResult and
+  # PutJobFailureResult: only "*" matches them.
   statement {
     sid       = "ReportJobResult"
     actions   = ["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"]

@@ -11,6 +11,7 @@ locals {
   dns_suffix = data.aws_partition.current.dns_suffix
 
   pipeline_name           = "${var.name_prefix}-pipeline"
+  source_rule_name        = "${local.pipeline_name}-source-changed"
   build_project_name      = "${var.name_prefix}-build"
   codedeploy_app_name     = "${var.name_prefix}-app"
   state_machine_name      = "${var.name_prefix}-deployment"
@@ -21,7 +22,8 @@ locals {
 
   # Built from the name so that the waiter and the IAM policies can refer to the state machine
   # without depending on it (the state machine depends on the handlers).
-  state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
+  state_machine_arn            = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
+  state_machine_executions_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*"
 
   environments = ["staging", "production"]
 
@@ -181,6 +183,20 @@ resource "aws_s3_bucket" "this" {
   for_each = local.buckets
 
   bucket = each.value.name
+
+  # S3's general purpose bucket naming rules, on the whole name: name_prefix's validation cannot
+  # see the account ID and Region that complete it.
+  lifecycle {
+    precondition {
+      condition = alltrue([
+        length(each.value.name) <= 63,
+        can(regex("^[a-z0-9][a-z0-9-]*[a-z0-9]$", each.value.name)),
+        !can(regex("^(xn--|sthree-|amzn-s3-demo-)", each.value.name)),
+        !can(regex("(-s3alias|--ol-s3|--x-s3|--table-s3)$", each.value.name)),
+      ])
+      error_message = "The S3 bucket name ${each.value.name} breaks S3's naming rules: at most 63 characters of lowercase letters, digits and hyphens, starting and ending with a letter or digit, without a reserved prefix (xn--, sthree-, amzn-s3-demo-) or suffix (-s3alias, --ol-s3, --x-s3, --table-s3). Choose another name_prefix."
+    }
+  }
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {
@@ -348,13 +364,34 @@ resource "aws_sns_topic_subscription" "email" {
 # Trust policies of every role
 # ---------------------------------------------------------------------------
 
+# Where a service documents that it sets aws:SourceAccount and aws:SourceArn when it assumes a role
+# (its "cross-service confused deputy prevention" page), the trust policy requires both, in the
+# form of that page's example, the ARNs built from names so that no role waits for the resource
+# that uses it. Lambda documents neither for execution roles, nor CodePipeline and CodeBuild for
+# their service roles (a condition the service does not meet would fail every build): those trust
+# the service alone, and only a principal allowed iam:PassRole in this account can hand it the role.
 locals {
   service_principals = {
-    lambda       = "lambda.amazonaws.com"
-    codebuild    = "codebuild.amazonaws.com"
-    codedeploy   = "codedeploy.amazonaws.com"
-    codepipeline = "codepipeline.amazonaws.com"
-    events       = "events.amazonaws.com"
+    lambda = {
+      service     = "lambda.amazonaws.com"
+      source_arns = []
+    }
+    codebuild = {
+      service     = "codebuild.amazonaws.com"
+      source_arns = []
+    }
+    codedeploy = {
+      service     = "codedeploy.amazonaws.com"
+      source_arns = ["${local.codedeploy_arn_prefix}:deploymentgroup:${local.codedeploy_app_name}/*"]
+    }
+    codepipeline = {
+      service     = "codepipeline.amazonaws.com"
+      source_arns = []
+    }
+    events = {
+      service     = "events.amazonaws.com"
+      source_arns = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.source_rule_name}"]
+    }
   }
 }
 
@@ -366,7 +403,27 @@ data "aws_iam_policy_document" "trust" {
 
     principals {
       type        = "Service"
-      identifiers = [each.value]
+      identifiers = [each.value.service]
+    }
+
+    dynamic "condition" {
+      for_each = length(each.value.source_arns) > 0 ? [local.account_id] : []
+
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [condition.value]
+      }
+    }
+
+    dynamic "condition" {
+      for_each = length(each.value.source_arns) > 0 ? [each.value.source_arns] : []
+
+      content {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = condition.value
+      }
     }
   }
 }
@@ -414,7 +471,8 @@ data "aws_iam_policy_document" "app" {
     resources = ["${aws_cloudwatch_log_group.app[each.key].arn}:log-stream:*"]
   }
 
-  # X-Ray has no resource-level permissions.
+  # The Service Authorization Reference lists no resource type for these X-Ray actions: only "*"
+  # matches them.
   statement {
     sid       = "WriteTraces"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
@@ -898,6 +956,7 @@ resource "aws_codepipeline" "this" {
       owner           = "AWS"
       provider        = "Lambda"
       version         = "1"
+      namespace       = "DeployVariables"
       input_artifacts = ["BuildOutput"]
 
       configuration = {
@@ -954,7 +1013,7 @@ resource "aws_iam_role_policy" "events" {
 resource "aws_cloudwatch_event_rule" "source_changed" {
   count = local.starts_on_event ? 1 : 0
 
-  name          = "${local.pipeline_name}-source-changed"
+  name          = local.source_rule_name
   description   = "Starts ${local.pipeline_name} when its ${var.source_provider} source changes."
   event_pattern = local.source_event_patterns[var.source_provider]
 }

@@ -1,3 +1,14 @@
+# The console host of each partition whose console AWS documents; elsewhere the URLs are null.
+locals {
+  console_hosts = {
+    aws        = "${local.region}.console.aws.amazon.com"
+    aws-cn     = "console.amazonaws.cn"
+    aws-us-gov = "console.amazonaws-us-gov.com"
+  }
+  console_host = lookup(local.console_hosts, local.partition, null)
+  console      = local.console_host == null ? null : "https://${local.console_host}"
+}
+
 output "pipeline_name" {
   description = "Name of the CodePipeline pipeline."
   value       = aws_codepipeline.this.name
@@ -5,7 +16,7 @@ output "pipeline_name" {
 
 output "pipeline_console_url" {
   description = "The pipeline in the AWS console."
-  value       = "https://${local.region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/${aws_codepipeline.this.name}/view?region=${local.region}"
+  value       = local.console == null ? null : "${local.console}/codesuite/codepipeline/pipelines/${aws_codepipeline.this.name}/view?region=${local.region}"
 }
 
 output "state_machine_arn" {
@@ -15,7 +26,7 @@ output "state_machine_arn" {
 
 output "state_machine_executions_console_url" {
   description = "The state machine's executions in the AWS console."
-  value       = "https://${local.region}.console.aws.amazon.com/states/home?region=${local.region}#/statemachines/view/${aws_sfn_state_machine.deployment.arn}"
+  value       = local.console == null ? null : "${local.console}/states/home?region=${local.region}#/statemachines/view/${aws_sfn_state_machine.deployment.arn}"
 }
 
 output "deployments_table_name" {
@@ -25,7 +36,7 @@ output "deployments_table_name" {
 
 output "deployments_table_console_url" {
   description = "The deployment records in the AWS console."
-  value       = "https://${local.region}.console.aws.amazon.com/dynamodbv2/home?region=${local.region}#item-explorer?table=${aws_dynamodb_table.deployments.name}"
+  value       = local.console == null ? null : "${local.console}/dynamodbv2/home?region=${local.region}#item-explorer?table=${aws_dynamodb_table.deployments.name}"
 }
 
 output "artifact_bucket_name" {

@@ -22,6 +22,13 @@ data "aws_iam_policy_document" "state_machine_trust" {
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }
+
+    # The form of Step Functions' own example: any state machine of this account and Region.
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:*"]
+    }
   }
 }
 
@@ -47,20 +54,8 @@ data "aws_iam_policy_document" "execution_data" {
   }
 }
 
-data "aws_iam_policy_document" "state_machine" {
-  source_policy_documents = [data.aws_iam_policy_document.execution_data.json]
-
-  statement {
-    sid     = "InvokeHandlers"
-    actions = ["lambda:InvokeFunction"]
-    resources = flatten([
-      for name in ["validate_code", "run_tests", "staging", "production", "rollback"] : [
-        aws_lambda_function.handler[name].arn,
-        "${aws_lambda_function.handler[name].arn}:*",
-      ]
-    ])
-  }
-
+# Writing a deployment's final status and telling the topic: the state machine and stop_deployment.
+data "aws_iam_policy_document" "record_and_notify" {
   statement {
     sid       = "RecordOutcome"
     actions   = ["dynamodb:UpdateItem"]
@@ -85,6 +80,24 @@ data "aws_iam_policy_document" "state_machine" {
       values   = ["sns.${local.region}.${local.dns_suffix}", "dynamodb.${local.region}.${local.dns_suffix}"]
     }
   }
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  source_policy_documents = [
+    data.aws_iam_policy_document.execution_data.json,
+    data.aws_iam_policy_document.record_and_notify.json,
+  ]
+
+  statement {
+    sid     = "InvokeHandlers"
+    actions = ["lambda:InvokeFunction"]
+    resources = flatten([
+      for name in ["validate_code", "run_tests", "staging", "production", "rollback"] : [
+        aws_lambda_function.handler[name].arn,
+        "${aws_lambda_function.handler[name].arn}:*",
+      ]
+    ])
+  }
 
   # Execution logs leave Step Functions encrypted for the log delivery service.
   statement {
@@ -99,7 +112,8 @@ data "aws_iam_policy_document" "state_machine" {
     }
   }
 
-  # Log delivery to CloudWatch Logs: AWS documents these actions with Resource "*" only.
+  # Log delivery to CloudWatch Logs. The Service Authorization Reference lists no resource type for
+  # these actions: only "*" matches them.
   statement {
     sid = "DeliverExecutionLogs"
     actions = [
@@ -115,7 +129,8 @@ data "aws_iam_policy_document" "state_machine" {
     resources = ["*"]
   }
 
-  # X-Ray has no resource-level permissions.
+  # The Service Authorization Reference lists no resource type for these X-Ray actions: only "*"
+  # matches them.
   statement {
     sid = "WriteTraces"
     actions = [
@@ -147,6 +162,7 @@ resource "aws_sfn_state_machine" "deployment" {
     rollback_function_arn      = aws_lambda_function.handler["rollback"].arn
     deployments_table_name     = aws_dynamodb_table.deployments.name
     notification_topic_arn     = aws_sns_topic.notifications.arn
+    partition                  = local.partition
   })
 
   logging_configuration {

@@ -8,8 +8,8 @@ variable "aws_region" {
   default     = "us-east-1"
 
   validation {
-    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
-    error_message = "aws_region must be a Region code such as us-east-1 or eu-central-1."
+    condition     = can(regex("^[a-z]+(-[a-z]+)+-[0-9]+$", var.aws_region))
+    error_message = "aws_region must be a Region code such as us-east-1, us-gov-west-1 or eusc-de-east-1."
   }
 }
 
@@ -22,6 +22,11 @@ variable "name_prefix" {
     condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name_prefix))
     error_message = "name_prefix must match ^[a-z][a-z0-9-]{1,19}$ (it ends up in S3 bucket names, which allow no uppercase letters)."
   }
+
+  validation {
+    condition     = !can(regex("^(xn--|sthree-|amzn-s3-demo-)", var.name_prefix))
+    error_message = "name_prefix must not start with xn--, sthree- or amzn-s3-demo-: S3 reserves these prefixes, and the bucket names start with name_prefix."
+  }
 }
 
 variable "tags" {
@@ -31,7 +36,7 @@ variable "tags" {
 }
 
 # ---------------------------------------------------------------------------
-# Lambda functions (the six platform handlers and the application)
+# Lambda functions (the seven platform handlers and the application)
 # ---------------------------------------------------------------------------
 
 variable "lambda_runtime" {

@@ -76,6 +76,33 @@ def test_a_trust_policy_needs_no_resource() -> None:
     assert any("MALFORMED" in finding for finding in policy_findings(role_policy(trust)))
 
 
+def trust(service: str, condition: dict[str, Any] | None = None) -> Document:
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"} | ({"Condition": condition} if condition else {})
+    return role_policy(statement, address="aws_iam_role.codedeploy.assume_role_policy")
+
+
+def test_a_service_that_documents_confused_deputy_conditions_is_trusted_only_with_them() -> None:
+    group = f"arn:aws:codedeploy:us-east-1:{ACCOUNT}:deploymentgroup:sls-cd-app/production"
+    scoped = {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnLike": {"aws:SourceArn": group}}
+    assert policy_findings(trust("codedeploy.amazonaws.com", scoped)) == []
+
+    unconditioned = policy_findings(trust("codedeploy.amazonaws.com"))
+    assert any("aws:SourceAccount" in finding for finding in unconditioned) and any("aws:SourceArn" in finding for finding in unconditioned), unconditioned
+    another_service = scoped | {"ArnLike": {"aws:SourceArn": f"arn:aws:codebuild:us-east-1:{ACCOUNT}:project/sls-cd-build"}}
+    assert any("aws:SourceArn" in finding for finding in policy_findings(trust("codedeploy.amazonaws.com", another_service)))
+    another_account = scoped | {"ArnLike": {"aws:SourceArn": group.replace(ACCOUNT, "210987654321")}}
+    assert any("aws:SourceArn" in finding for finding in policy_findings(trust("codedeploy.amazonaws.com", another_account)))
+    if_exists = {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}, "ArnLike": {"aws:SourceArn": group}}
+    assert any("aws:SourceAccount" in finding for finding in policy_findings(trust("codedeploy.amazonaws.com", if_exists)))
+
+
+def test_a_service_that_documents_no_confused_deputy_conditions_is_trusted_as_it_is_and_an_unknown_one_is_reported() -> None:
+    assert policy_findings(trust("lambda.amazonaws.com")) == []
+    assert policy_findings(trust("codepipeline.amazonaws.com")) == []
+    assert policy_findings(trust("codebuild.amazonaws.com")) == []
+    assert any("has not looked up" in finding for finding in policy_findings(trust("scheduler.amazonaws.com")))
+
+
 def test_only_policies_the_configuration_sets_are_linted() -> None:
     default_topic_policy = json.dumps({"Version": "2008-10-17", "Statement": []})
     state = {

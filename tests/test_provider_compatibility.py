@@ -115,6 +115,7 @@ REVIEWED_TYPES: frozenset[tuple[str, str]] = frozenset(
             "aws_lambda_alias",
             "aws_lambda_function",
             "aws_lambda_layer_version",
+            "aws_lambda_permission",
             "aws_s3_bucket",
             "aws_s3_bucket_lifecycle_configuration",
             "aws_s3_bucket_notification",

@@ -14,7 +14,7 @@ from hcl2 import SerializationOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL = ROOT / "asl" / "deployment.asl.json"
-HANDLERS = {"validate_code", "run_tests", "staging", "production", "rollback", "waiter"}
+HANDLERS = {"validate_code", "run_tests", "staging", "production", "rollback", "waiter", "stop_deployment"}
 HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 
 # The one statement allowed a wildcard action: the account-root statement of the key policy, which
@@ -134,3 +134,28 @@ def test_no_allow_statement_grants_a_wildcard_action() -> None:
                     continue
                 offenders += [f"{tf_file.name}: {document_name}/{statement.get('sid')}: {action}" for action in statement.get("actions", []) if "*" in action]
     assert not offenders, "wildcard actions:\n" + "\n".join(offenders)
+
+
+def templatefile_variables() -> dict[str, str]:
+    """The variables templatefile() passes to the ASL, as name -> HCL expression."""
+    definition = resources("step-functions.tf", "aws_sfn_state_machine")["deployment"]["definition"]
+    match = re.search(r'templatefile\("\$\{path\.module\}/asl/deployment\.asl\.json",\s*\{(.*)\}\)\}$', definition, flags=re.S)
+    assert match, f"definition is not templatefile() of asl/deployment.asl.json: {definition}"
+    return dict(re.findall(r"(?:^|,)\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*([^,]+?)\s*(?=,|$)", match.group(1)))
+
+
+@pytest.mark.parametrize("partition", ["aws-us-gov", "aws-cn"])
+def test_the_state_machine_definition_names_the_partition_it_is_deployed_in(partition: str) -> None:
+    variables = templatefile_variables()
+    assert variables.get("partition") == "local.partition", f"templatefile() must pass partition = local.partition: {variables}"
+    assert locals_of("main.tf")["partition"] == "${data.aws_partition.current.partition}"
+
+    # Render as templatefile() would in that partition: ARNs of that partition, names as they are.
+    values = {name: f"arn:{partition}:lambda:region-1:123456789012:function:{name}" if expression.endswith(".arn") else name for name, expression in variables.items()}
+    values["partition"] = partition
+    template = ASL.read_text(encoding="utf-8")
+    rendered = re.sub(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda placeholder: values[placeholder.group(1)], template).replace("$${", "${")
+
+    json.loads(rendered)
+    assert "arn:aws:" not in rendered, [line.strip() for line in rendered.splitlines() if "arn:aws:" in line]
+    assert all(arn.startswith(f"arn:{partition}:") for arn in re.findall(r"arn:[^\"]+", rendered))

@@ -5,7 +5,8 @@ AWS account is involved), then check
 - each IAM policy document the configuration sets (identity, trust, key and bucket policies)
   with parliament, plus this project's rules: no wildcard actions in an Allow (except the
   account-root statement of a KMS key policy, AWS's default), no NotAction/NotResource in an
-  Allow;
+  Allow, and a trust policy of a service principal carries the aws:SourceAccount and
+  aws:SourceArn conditions that service documents;
 - in the .tf source, that each statement granting Resource "*" says why in a comment.
 
     python -m tools.lint_rendered        # exit 0: clean, 1: findings, 2: cannot run here
@@ -132,7 +133,53 @@ def policy_findings(document: Document) -> list[str]:
         wildcards = [action for action in as_list(statement.get("Action")) if "*" in action]
         if wildcards and not is_key_root_statement(statement):
             findings.append(f"{sid}: wildcard actions {wildcards}; name each action")
+        if document.kind == "trust":
+            findings += confused_deputy_findings(sid, statement)
     return findings
+
+
+# The services whose "cross-service confused deputy prevention" documentation says they set
+# aws:SourceAccount and aws:SourceArn (an ARN of their own) when they assume a role...
+SOURCE_CONDITIONS_DOCUMENTED = {"codedeploy", "events", "states"}
+# ...and those whose documentation gives neither for the roles this project gives them (a Lambda
+# execution role, the CodePipeline and CodeBuild service roles).
+SOURCE_CONDITIONS_UNDOCUMENTED = {"lambda", "codepipeline", "codebuild"}
+SOURCE_ARN_OPERATORS = {"arnequals", "arnlike", "stringequals", "stringlike"}
+
+
+def confused_deputy_findings(sid: str, statement: dict[str, Any]) -> list[str]:
+    """A trust statement that lets a service assume the role without the aws:SourceAccount and
+    aws:SourceArn conditions the service documents: then the service can be made to use the role
+    for a resource of another account."""
+    principal = statement.get("Principal")
+    services = as_list(principal.get("Service")) if isinstance(principal, dict) else []
+    accounts = condition_values(statement, "aws:SourceAccount", {"stringequals"})
+    arns = condition_values(statement, "aws:SourceArn", SOURCE_ARN_OPERATORS)
+    findings = []
+    for service in services:
+        name = service.split(".")[0]
+        if name in SOURCE_CONDITIONS_UNDOCUMENTED:
+            continue
+        if name not in SOURCE_CONDITIONS_DOCUMENTED:
+            findings.append(f"{sid}: trusts {service}, whose confused deputy conditions this project has not looked up; add it to tools/lint_rendered.py")
+            continue
+        arn = re.compile(rf"arn:aws[\w-]*:{name}:[a-z0-9-]+:(\d{{12}}):.+")
+        matches = [arn.fullmatch(value) for value in arns]
+        if not accounts or not all(re.fullmatch(r"\d{12}", account) for account in accounts):
+            findings.append(f"{sid}: trusts {service} without aws:SourceAccount (StringEquals, the account ID), which {name} documents that it sets")
+        if not matches or not all(match and match.group(1) in accounts for match in matches):
+            findings.append(f"{sid}: trusts {service} without aws:SourceArn naming {name} resources of the account, which {name} documents that it sets: {arns}")
+    return findings
+
+
+def condition_values(statement: dict[str, Any], key: str, operators: set[str]) -> list[str]:
+    """The values a statement's Condition requires of `key` (condition keys and operators are
+    case-insensitive) under one of `operators`."""
+    values: list[str] = []
+    for operator, keys in (statement.get("Condition") or {}).items():
+        if operator.lower() in operators and isinstance(keys, dict):
+            values += [str(value) for name, value_or_list in keys.items() if name.lower() == key.lower() for value in as_list(value_or_list)]
+    return values
 
 
 def matches_a_resource_type(action: str, policy: dict[str, Any]) -> bool:

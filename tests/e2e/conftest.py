@@ -65,9 +65,11 @@ def stack(server: LocalServer, tmp_path_factory: pytest.TempPathFactory, request
 
 @pytest.fixture(autouse=True)
 def no_faults_left(server: LocalServer) -> Iterator[None]:
-    """Each test starts and ends with no injected failure."""
+    """Each test starts and ends with no injected failure, and with every event delivered (a failed
+    pipeline run's event invokes stop_deployment in the background)."""
     server.patches.clear_faults()
     yield
+    server.patches.wait_for_deliveries()
     server.patches.clear_faults()
 
 

@@ -20,6 +20,7 @@ HANDLER_FUNCTIONS = {
     "production": f"{PREFIX}-deploy-production",
     "rollback": f"{PREFIX}-rollback",
     "waiter": f"{PREFIX}-waiter",
+    "stop_deployment": f"{PREFIX}-stop-deployment",
 }
 AwsClient = Callable[[str], Any]
 Edits = dict[str, Callable[[str], str]]

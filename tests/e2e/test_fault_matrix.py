@@ -107,6 +107,26 @@ def running_executions(stack: LocalStack) -> list[str]:
     return [execution["executionArn"] for execution in listed]
 
 
+def test_a_function_still_being_updated_is_waited_for_then_deployed(stack: LocalStack, tmp_path: Path) -> None:
+    conflict = "The operation cannot be performed at this time. An update is in progress for resource: the staging function"
+    stack.patches.faults.fail(HANDLER_FUNCTIONS["staging"], "lambda:UpdateFunctionCode", "ResourceConflictException", conflict, times=2, status=409)
+    outcome = push(stack, tmp_path, "conflict1", new_version("1.1.2"))
+
+    assert_succeeded(outcome)
+    assert [fault for fault in stack.patches.faults.raised if fault[2] == "ResourceConflictException"] == [
+        (HANDLER_FUNCTIONS["staging"], "lambda:UpdateFunctionCode", "ResourceConflictException")
+    ] * 2
+    assert outcome.live_after["staging"] != outcome.live_before["staging"]
+
+
+def test_a_deployment_that_cannot_be_checked_for_a_while_keeps_the_pipeline_waiting(stack: LocalStack, tmp_path: Path) -> None:
+    stack.patches.faults.fail(HANDLER_FUNCTIONS["waiter"], "states:DescribeExecution", "ThrottlingException", "Rate exceeded", times=3, status=400)
+    outcome = push(stack, tmp_path, "throttle2", new_version("1.1.3"))
+
+    assert_succeeded(outcome)
+    assert len([fault for fault in stack.patches.faults.raised if fault[1] == "states:DescribeExecution"]) == 3
+
+
 # --- stopped before staging --------------------------------------------------------------------
 
 
@@ -211,6 +231,41 @@ def test_the_production_alarm_mid_canary_rolls_back(stack: LocalStack, tmp_path:
     assert raised.is_set()
     assert_failed(outcome, "ProductionDeploymentFailed", "ALARM_ACTIVE")
     assert_nothing_changed(stack, outcome)
+
+
+def test_stopping_the_pipeline_run_mid_canary_stops_its_deployment_and_rolls_it_back(stack: LocalStack, tmp_path: Path) -> None:
+    outcomes: dict[str, Outcome] = {}
+    pushed = threading.Thread(target=lambda: outcomes.update(stopped=push(stack, tmp_path, "stopme01", new_version("1.7.2"))))
+    pushed.start()
+    deadline = time.monotonic() + 90
+    while not stack.alias_routing("production") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stack.alias_routing("production"), "production never started its canary"
+    stack.patches.event_deliveries.clear()
+    stopped_at = time.monotonic()
+    stack.stop_pipeline_execution(stack.in_progress_execution("stopme01"), abandon=True, reason="held by the on-call engineer")
+    pushed.join(timeout=120)
+    deliveries = stack.wait_for_deliveries()
+    restored_within = time.monotonic() - stopped_at
+    outcome = outcomes["stopped"]
+
+    assert outcome.run.status == "Stopped" and outcome.run.action("Deploy").status == "Abandoned"  # type: ignore[union-attr]
+    execution = boto3.client("stepfunctions").describe_execution(executionArn=outcome.execution["executionArn"])
+    assert execution["status"] == "ABORTED" and restored_within < 60
+    # Back where they were before the push, the canary's weights gone.
+    assert stack.live_versions() == outcome.live_before
+    assert stack.alias_routing("staging") == {} and stack.alias_routing("production") == {}
+    record = stack.record("stopme01", execution["name"])
+    reason = f"pipeline {stack.outputs['pipeline_name']} execution {outcome.run.execution_id} is being stopped (held by the on-call engineer)"
+    assert record["status"] == "STOPPED" and record["stopped_by"] == reason
+    assert record["production"]["rolled_back_to"] == outcome.live_before["production"]
+    assert record["staging"]["rolled_back_to"] == outcome.live_before["staging"]
+    deployment_id = record["production"]["deployment_id"]
+    assert boto3.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"] == "Stopped"
+    stopped = [sent for sent in stack.notifications() if sent["subject"] == "Deployment stopped"]
+    assert stopped and reason in str(stopped[-1]["message"])
+    assert {delivery.event["detail"]["state"] for delivery in deliveries} >= {"STOPPING", "STOPPED"}
+    assert all(delivery.status == "Delivered" for delivery in deliveries)
 
 
 def test_a_failed_production_verification_rolls_both_environments_back(stack: LocalStack, tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_apply_creates_the_state_machine_with_the_handlers(stack: LocalStack, aw
     assert stack.outputs["deployments_table_name"] in definition
 
 
-def test_apply_creates_the_six_handlers_with_their_environment(stack: LocalStack, aws: AwsClient) -> None:
+def test_apply_creates_the_seven_handlers_with_their_environment(stack: LocalStack, aws: AwsClient) -> None:
     outputs = stack.outputs
     alias = outputs["alias_name"]
     functions = {
@@ -65,7 +65,13 @@ def test_apply_creates_the_six_handlers_with_their_environment(stack: LocalStack
         "staging": deploy | {"FUNCTION_NAME": outputs["staging_function_name"], "DEPLOYMENT_GROUP": "staging"},
         "production": deploy | {"FUNCTION_NAME": outputs["production_function_name"], "DEPLOYMENT_GROUP": "production"},
         "rollback": functions | {"DEPLOYMENTS_TABLE": outputs["deployments_table_name"]},
-        "waiter": {"STATE_MACHINE_ARN": outputs["state_machine_arn"]},
+        "waiter": {"STATE_MACHINE_ARN": outputs["state_machine_arn"], "STOP_FUNCTION_NAME": HANDLER_FUNCTIONS["stop_deployment"]},
+        "stop_deployment": {
+            "STATE_MACHINE_ARN": outputs["state_machine_arn"],
+            "ROLLBACK_FUNCTION_NAME": HANDLER_FUNCTIONS["rollback"],
+            "DEPLOYMENTS_TABLE": outputs["deployments_table_name"],
+            "NOTIFICATION_TOPIC_ARN": outputs["notification_topic_arn"],
+        },
     }
 
     for step, name in HANDLER_FUNCTIONS.items():
