@@ -66,6 +66,16 @@ def rollback_settings(environment: str) -> dict[str, Any]:
     return {"autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}}
 
 
+def create_deployments_table() -> None:
+    """The deployment table, keyed as in main.tf."""
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "commit_id", "KeyType": "HASH"}, {"AttributeName": "execution_name", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "commit_id", "AttributeType": "S"}, {"AttributeName": "execution_name", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @dataclass
 class LocalPlatform:
     app_code: bytes
@@ -83,12 +93,7 @@ class LocalPlatform:
         for bucket in (ARTIFACT_BUCKET, RELEASE_BUCKET):
             s3.create_bucket(Bucket=bucket)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "commit_id", "KeyType": "HASH"}, {"AttributeName": "execution_name", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "commit_id", "AttributeType": "S"}, {"AttributeName": "execution_name", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_deployments_table()
         self._create_application()
         return self
 

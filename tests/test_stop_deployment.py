@@ -11,8 +11,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
-from aws_fixtures import TABLE, Platform
+from aws_fixtures import TABLE
 from conftest import REGION, load_handler
+from local_aws.platform import create_deployments_table
 from shared import aws as shared_aws, errors
 
 stop = load_handler("stop_deployment")
@@ -51,7 +52,7 @@ RESTORED = {"environments": {}, "summary": "production untouched; staging on ver
 
 @pytest.fixture
 def platform(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    Platform().create()
+    create_deployments_table()
     topic = shared_aws.client("sns").create_topic(Name="deployments")["TopicArn"]
     state_machine = shared_aws.client("stepfunctions").create_state_machine(
         name="sls-cd-deployment",
