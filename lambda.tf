@@ -392,6 +392,13 @@ data "aws_iam_policy_document" "waiter" {
     resources = [local.state_machine_executions_arn]
   }
 
+  # Whether the pipeline run still waits, once it has started the run's deployment.
+  statement {
+    sid       = "ReadPipelineRun"
+    actions   = ["codepipeline:GetPipelineExecution"]
+    resources = ["arn:${local.partition}:codepipeline:${local.region}:${local.account_id}:${local.pipeline_name}"]
+  }
+
   # Before failing a job whose execution may still run, it has stop_deployment stop and roll it back.
   statement {
     sid       = "StopDeployments"

@@ -249,6 +249,23 @@ def test_repeated_first_call_after_the_execution_closed_continues_with_it(states
     assert pipeline.success()["continuationToken"] == json.dumps({"execution_arn": started})
 
 
+@pytest.mark.parametrize("status", ["Stopping", "Stopped", "Superseded", "Cancelled", "Failed"])
+def test_a_run_that_ended_while_its_deployment_started_stops_that_deployment(
+    status: str, states: Any, state_machine: str, pipeline: Pipeline, stop_function: StopFunction, context: Any
+) -> None:
+    run = {"pipelineExecution": {"pipelineName": PIPELINE, "pipelineExecutionId": PIPELINE_EXECUTION, "status": status}, "ResponseMetadata": {"HTTPStatusCode": 200}}
+    shared_aws.client("codepipeline").meta.events.register("before-call.codepipeline.GetPipelineExecution", lambda **_: (AWSResponse("", 200, {}, None), run))
+
+    waiter.handler(job_event(), context)
+
+    (execution,) = executions(states, state_machine)
+    assert [request["execution_arn"] for request in stop_function.requests] == [execution["executionArn"]]
+    message = pipeline.failure()["failureDetails"]["message"]
+    assert message.startswith(
+        f"PipelineRunEnded: pipeline {PIPELINE} execution {PIPELINE_EXECUTION} is {status} (it ended while its deployment was being started). Stopped the deployment"
+    )
+
+
 def test_long_commit_id_is_cut_to_12_characters_in_the_execution_name(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
     commit = "a" * 128
     parameters = {"commit_id": commit, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}

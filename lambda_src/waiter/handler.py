@@ -51,6 +51,8 @@ EXPECTED_USER_PARAMETERS = '{"commit_id": "...", "pipeline_execution_id": "...",
 JOB_FINISHED_CODES = frozenset({"InvalidJobStateException", "JobNotFoundException"})
 
 RUNNING = frozenset({"RUNNING", "PENDING_REDRIVE"})
+# GetPipelineExecution states of a run that no longer waits for its actions.
+ENDED_RUN_STATES = frozenset({"Stopping", "Stopped", "Superseded", "Cancelled", "Failed"})
 DEFAULT_FAILURES = {
     "FAILED": ("ExecutionFailed", "the execution failed without a cause"),
     "TIMED_OUT": ("ExecutionTimedOut", "the execution ran past its timeout"),
@@ -204,12 +206,31 @@ def start(job_id: str, request: StartRequest) -> Report:
     except states.exceptions.ExecutionAlreadyExists:
         execution_arn = execution_arn_of(state_machine_arn, name)
         logger.info("execution already exists for this job", extra={"job_id": job_id, "execution_arn": execution_arn})
+    ended = pipeline_run_ended(request)
+    if ended:
+        # Stopped before the execution existed: stop_deployment, run by that stop's events, found nothing to stop.
+        return Report(result="failed", message=failure_message("PipelineRunEnded", ended, execution_arn), execution_arn=execution_arn, execution_may_run=True)
     return Report(
         result="started",
         message=f"Deployment {name} started",
         execution_arn=execution_arn,
         continuation_token=Token(execution_arn).serialized(),
     )
+
+
+def pipeline_run_ended(request: StartRequest) -> str | None:
+    """Why the pipeline run no longer waits for this job, when it was stopped, superseded, canceled
+    or failed; None while it is in progress, or when its state cannot be read (the events of a
+    stop that comes later reach stop_deployment)."""
+    try:
+        run = aws.client("codepipeline").get_pipeline_execution(pipelineName=request.pipeline_name, pipelineExecutionId=request.pipeline_execution_id)["pipelineExecution"]
+    except Exception as error:  # noqa: BLE001 - a check that cannot be made must not fail the deployment
+        logger.warning("cannot read the pipeline run's state", extra={"pipeline": request.pipeline_name, "reason": str(named_error(error))})
+        return None
+    status = str(run.get("status", ""))
+    if status not in ENDED_RUN_STATES:
+        return None
+    return f"pipeline {request.pipeline_name} execution {request.pipeline_execution_id} is {status} (it ended while its deployment was being started)"
 
 
 def check(token: Token) -> Report:
