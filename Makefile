@@ -66,8 +66,11 @@ lint-python: install
 lint-rendered: install package
 	$(PY) -m tools.lint_rendered
 
+# The unit tests on every core (pytest-xdist), then the end-to-end tests on their own: they share one
+# applied stack, and their deadlines are on the wall clock.
 test: lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --ignore=tests/e2e tests
+	$(PY) -m pytest -q tests/e2e
 
 bench: install package
 	$(PY) tools/bench.py
