@@ -1,5 +1,7 @@
 """The application's resources in moto, for the handler tests (see local_aws/platform.py)."""
 
+import base64
+import hashlib
 import io
 import json
 import sys
@@ -23,6 +25,11 @@ from local_aws.platform import (  # noqa: E402
     LocalPlatform,
     step_environment,
 )
+
+
+def lambda_code_sha256(data: bytes) -> str:
+    """SHA-256 in the form Lambda reports as CodeSha256 (base64), computed here apart from the handlers."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def app_zip(version: str, extra: dict[str, str] | None = None) -> bytes:

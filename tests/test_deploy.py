@@ -13,10 +13,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, RELEASE_BUCKET, TABLE, Platform, Refusals, UpdateInProgress, app_zip, set_deployment_status
+from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, RELEASE_BUCKET, TABLE, Platform, Refusals, UpdateInProgress, app_zip, lambda_code_sha256, set_deployment_status
 from conftest import load_handler
 from shared import errors
-from shared.artifacts import lambda_code_sha256
 from zip_craft import DAMAGE, damaged, deflated
 
 EXECUTION = {"arn": "arn:aws:states:us-east-1:123456789012:execution:deploy:run-1", "name": "run-1"}

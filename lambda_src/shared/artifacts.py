@@ -84,11 +84,6 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def lambda_code_sha256(data: bytes) -> str:
-    """SHA-256 in the form Lambda reports as CodeSha256 (base64)."""
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
 def content_sha256(file: IO[bytes]) -> str:
     """SHA-256 (hex) of what the zip holds: each file's path, executable bit and bytes, in path
     order. Two builds of one commit differ in timestamps and compression, not in this.
