@@ -317,7 +317,7 @@ data "aws_iam_policy_document" "deploy" {
   statement {
     sid       = "ReadOwnDeploymentConfig"
     actions   = ["codedeploy:GetDeploymentConfig"]
-    resources = ["${local.codedeploy_arn_prefix}:deploymentconfig:${local.deployment_configs[each.key]}"]
+    resources = ["${local.codedeploy_arn_prefix}:deploymentconfig:${local.deployment_config_names[each.key]}"]
   }
 
   statement {

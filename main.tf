@@ -544,6 +544,54 @@ resource "aws_codedeploy_app" "this" {
   compute_platform = "Lambda"
 }
 
+resource "aws_codedeploy_deployment_config" "custom" {
+  for_each = var.custom_deployment_configs
+
+  deployment_config_name = "${var.name_prefix}-${each.key}"
+  compute_platform       = "Lambda"
+
+  traffic_routing_config {
+    type = each.value.type
+
+    dynamic "time_based_canary" {
+      for_each = each.value.type == "TimeBasedCanary" ? [each.value] : []
+
+      content {
+        percentage = time_based_canary.value.percentage
+        interval   = time_based_canary.value.interval_minutes
+      }
+    }
+
+    dynamic "time_based_linear" {
+      for_each = each.value.type == "TimeBasedLinear" ? [each.value] : []
+
+      content {
+        percentage = time_based_linear.value.percentage
+        interval   = time_based_linear.value.interval_minutes
+      }
+    }
+  }
+
+  # CodeDeploy refuses to delete a configuration a group uses: the group moves to a new key's
+  # configuration before the old key's is deleted, in the same apply.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+locals {
+  # The configuration each group deploys with, by name: a predefined one as given, a custom one as created.
+  custom_deployment_config_names = { for key, config in aws_codedeploy_deployment_config.custom : key => config.deployment_config_name }
+  deployment_config_names        = { for environment, config in local.deployment_configs : environment => lookup(local.custom_deployment_config_names, config, config) }
+
+  # The alarms that stop a production deployment: the error alarm, then the user's own.
+  production_rollback_alarm_names = concat([aws_cloudwatch_metric_alarm.production_errors.alarm_name], var.production_rollback_alarms)
+  production_rollback_alarm_arns = concat(
+    [aws_cloudwatch_metric_alarm.production_errors.arn],
+    [for name in var.production_rollback_alarms : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${name}"],
+  )
+}
+
 # Lambda publishes alias metrics under FunctionName + Resource ("function:alias"); during a canary
 # they count the invocations of both versions behind the alias.
 resource "aws_cloudwatch_metric_alarm" "production_errors" {
@@ -552,9 +600,9 @@ resource "aws_cloudwatch_metric_alarm" "production_errors" {
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 1
-  threshold           = 1
+  period              = var.production_error_alarm.period_seconds
+  evaluation_periods  = var.production_error_alarm.evaluation_periods
+  threshold           = var.production_error_alarm.threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
 
@@ -572,7 +620,7 @@ resource "aws_iam_role" "codedeploy" {
 
 # In place of the managed AWSCodeDeployRoleForLambda policy, which lets CodeDeploy move the aliases
 # of every function in the account and publish to every SNS topic: this one names the two
-# application functions and the alarm. No trigger configurations, hooks or S3 revisions are used.
+# application functions and the alarms. No trigger configurations, hooks or S3 revisions are used.
 data "aws_iam_policy_document" "codedeploy" {
   statement {
     sid       = "ShiftApplicationAliases"
@@ -583,7 +631,7 @@ data "aws_iam_policy_document" "codedeploy" {
   statement {
     sid       = "ReadRollbackAlarm"
     actions   = ["cloudwatch:DescribeAlarms"]
-    resources = [aws_cloudwatch_metric_alarm.production_errors.arn]
+    resources = local.production_rollback_alarm_arns
   }
 }
 
@@ -599,7 +647,7 @@ resource "aws_codedeploy_deployment_group" "environment" {
   app_name               = aws_codedeploy_app.this.name
   deployment_group_name  = each.key
   service_role_arn       = aws_iam_role.codedeploy.arn
-  deployment_config_name = each.value
+  deployment_config_name = local.deployment_config_names[each.key]
 
   deployment_style {
     deployment_option = "WITH_TRAFFIC_CONTROL"
@@ -613,11 +661,11 @@ resource "aws_codedeploy_deployment_group" "environment" {
   }
 
   dynamic "alarm_configuration" {
-    for_each = each.key == "production" ? [aws_cloudwatch_metric_alarm.production_errors.alarm_name] : []
+    for_each = each.key == "production" ? [local.production_rollback_alarm_names] : []
 
     content {
       enabled = true
-      alarms  = [alarm_configuration.value]
+      alarms  = alarm_configuration.value
     }
   }
 
@@ -967,18 +1015,6 @@ resource "aws_codepipeline" "this" {
           pipeline_name         = local.pipeline_name
         })
       }
-    }
-  }
-
-  lifecycle {
-    precondition {
-      condition     = var.source_provider != "CodeCommit" || var.repository_name != null
-      error_message = "source_provider CodeCommit needs repository_name."
-    }
-
-    precondition {
-      condition     = var.source_provider != "CodeStarSourceConnection" || (var.connection_arn != null && var.repository_id != null)
-      error_message = "source_provider CodeStarSourceConnection needs connection_arn and repository_id (owner/repository)."
     }
   }
 

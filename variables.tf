@@ -131,45 +131,80 @@ variable "test_timeout_seconds" {
 # Deployments
 # ---------------------------------------------------------------------------
 
+locals {
+  # The predefined deployment configurations of the Lambda compute platform.
+  predefined_deployment_configs = [
+    "CodeDeployDefault.LambdaAllAtOnce",
+    "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent15Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+    "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+  ]
+}
+
 variable "staging_deployment_config" {
-  description = "CodeDeploy deployment configuration of the staging deployment group."
+  description = "CodeDeploy deployment configuration of the staging deployment group: a predefined CodeDeployDefault.Lambda* configuration or a key of custom_deployment_configs."
   type        = string
   default     = "CodeDeployDefault.LambdaAllAtOnce"
 
   validation {
-    condition = contains([
-      "CodeDeployDefault.LambdaAllAtOnce",
-      "CodeDeployDefault.LambdaCanary10Percent5Minutes",
-      "CodeDeployDefault.LambdaCanary10Percent10Minutes",
-      "CodeDeployDefault.LambdaCanary10Percent15Minutes",
-      "CodeDeployDefault.LambdaCanary10Percent30Minutes",
-      "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
-      "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
-      "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
-      "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
-    ], var.staging_deployment_config)
-    error_message = "staging_deployment_config must be one of the predefined CodeDeployDefault.Lambda* configurations."
+    condition     = contains(local.predefined_deployment_configs, var.staging_deployment_config) || contains(keys(var.custom_deployment_configs), var.staging_deployment_config)
+    error_message = "staging_deployment_config must be a predefined configuration (CodeDeployDefault.LambdaAllAtOnce, CodeDeployDefault.LambdaCanary10Percent5Minutes, CodeDeployDefault.LambdaCanary10Percent10Minutes, CodeDeployDefault.LambdaCanary10Percent15Minutes, CodeDeployDefault.LambdaCanary10Percent30Minutes, CodeDeployDefault.LambdaLinear10PercentEvery1Minute, CodeDeployDefault.LambdaLinear10PercentEvery2Minutes, CodeDeployDefault.LambdaLinear10PercentEvery3Minutes or CodeDeployDefault.LambdaLinear10PercentEvery10Minutes) or a key of custom_deployment_configs. For another shape, add one there, e.g. custom_deployment_configs = { canary-25-15 = { type = \"TimeBasedCanary\", percentage = 25, interval_minutes = 15 } }, and set this variable to its key."
   }
 }
 
 variable "production_deployment_config" {
-  description = "CodeDeploy deployment configuration of the production deployment group."
+  description = "CodeDeploy deployment configuration of the production deployment group: a predefined CodeDeployDefault.Lambda* configuration or a key of custom_deployment_configs."
   type        = string
   default     = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
 
   validation {
-    condition = contains([
-      "CodeDeployDefault.LambdaAllAtOnce",
-      "CodeDeployDefault.LambdaCanary10Percent5Minutes",
-      "CodeDeployDefault.LambdaCanary10Percent10Minutes",
-      "CodeDeployDefault.LambdaCanary10Percent15Minutes",
-      "CodeDeployDefault.LambdaCanary10Percent30Minutes",
-      "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
-      "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
-      "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
-      "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
-    ], var.production_deployment_config)
-    error_message = "production_deployment_config must be one of the predefined CodeDeployDefault.Lambda* configurations."
+    condition     = contains(local.predefined_deployment_configs, var.production_deployment_config) || contains(keys(var.custom_deployment_configs), var.production_deployment_config)
+    error_message = "production_deployment_config must be a predefined configuration (CodeDeployDefault.LambdaAllAtOnce, CodeDeployDefault.LambdaCanary10Percent5Minutes, CodeDeployDefault.LambdaCanary10Percent10Minutes, CodeDeployDefault.LambdaCanary10Percent15Minutes, CodeDeployDefault.LambdaCanary10Percent30Minutes, CodeDeployDefault.LambdaLinear10PercentEvery1Minute, CodeDeployDefault.LambdaLinear10PercentEvery2Minutes, CodeDeployDefault.LambdaLinear10PercentEvery3Minutes or CodeDeployDefault.LambdaLinear10PercentEvery10Minutes) or a key of custom_deployment_configs. For another shape, add one there, e.g. custom_deployment_configs = { canary-25-15 = { type = \"TimeBasedCanary\", percentage = 25, interval_minutes = 15 } }, and set this variable to its key."
+  }
+}
+
+variable "custom_deployment_configs" {
+  description = "Deployment configurations of your own, by key, each created as <name_prefix>-<key>; staging_deployment_config and production_deployment_config name one by its key. TimeBasedCanary shifts percentage % of the traffic, then the rest interval_minutes later; TimeBasedLinear shifts percentage % more every interval_minutes. Terraform replaces a changed configuration, and CodeDeploy refuses to delete one a group uses: to change one in use, add the new shape under a new key, point the group at it and remove the old key, in one apply."
+  type = map(object({
+    type             = string
+    percentage       = number
+    interval_minutes = number
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for key in keys(var.custom_deployment_configs) : can(regex("^[A-Za-z0-9+=,.@_-]+$", key)) && !startswith(key, "CodeDeployDefault.") && length("${var.name_prefix}-${key}") <= 100])
+    error_message = "custom_deployment_configs: a key may hold only letters, digits and + = , . @ _ - (the characters of CodeDeploy configuration names), must not start with CodeDeployDefault., and <name_prefix>-<key>, the configuration's name, must be at most 100 characters."
+  }
+
+  validation {
+    condition     = alltrue([for config in values(var.custom_deployment_configs) : contains(["TimeBasedCanary", "TimeBasedLinear"], config.type)])
+    error_message = "custom_deployment_configs: type must be TimeBasedCanary or TimeBasedLinear (for all traffic at once, use CodeDeployDefault.LambdaAllAtOnce)."
+  }
+
+  validation {
+    condition     = alltrue([for config in values(var.custom_deployment_configs) : config.percentage >= 1 && config.percentage <= 99 && floor(config.percentage) == config.percentage])
+    error_message = "custom_deployment_configs: percentage must be a whole number from 1 to 99, the share of the traffic the canary gets first (TimeBasedCanary) or each step adds (TimeBasedLinear)."
+  }
+
+  validation {
+    condition     = alltrue([for config in values(var.custom_deployment_configs) : config.interval_minutes >= 1 && floor(config.interval_minutes) == config.interval_minutes])
+    error_message = "custom_deployment_configs: interval_minutes must be a whole number of at least 1, the minutes before the rest of the traffic moves (TimeBasedCanary) or between two steps (TimeBasedLinear)."
+  }
+
+  # A linear configuration's last step comes interval_minutes × (ceil(100 / percentage) - 1) after its first.
+  validation {
+    condition = alltrue([
+      for config in values(var.custom_deployment_configs) :
+      (config.type == "TimeBasedLinear" && config.percentage >= 1 ? config.interval_minutes * (ceil(100 / config.percentage) - 1) : config.interval_minutes) <= 2880
+    ])
+    error_message = "custom_deployment_configs: a traffic shift may last at most 2880 minutes (48 hours, CodeDeploy's limit for Lambda deployments): interval_minutes for TimeBasedCanary, interval_minutes × (ceil(100 / percentage) - 1) for TimeBasedLinear."
   }
 }
 
@@ -192,6 +227,59 @@ variable "poll_interval_seconds" {
   validation {
     condition     = var.poll_interval_seconds >= 1 && var.poll_interval_seconds <= 300
     error_message = "poll_interval_seconds must be between 1 and 300."
+  }
+}
+
+variable "production_error_alarm" {
+  description = "The alarm on the production alias's Errors that stops and rolls back a production deployment: it goes off when the errors of evaluation_periods consecutive periods of period_seconds each reach threshold."
+  type = object({
+    threshold          = optional(number, 1)
+    period_seconds     = optional(number, 60)
+    evaluation_periods = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.production_error_alarm.threshold > 0
+    error_message = "production_error_alarm.threshold must be greater than 0: the alarm compares the Sum of errors with GreaterThanOrEqualToThreshold, so 0 would go off in every period the function runs."
+  }
+
+  validation {
+    condition     = var.production_error_alarm.period_seconds >= 60 && var.production_error_alarm.period_seconds % 60 == 0
+    error_message = "production_error_alarm.period_seconds must be a multiple of 60. CloudWatch alarms also take 10, 20 and 30, but only on high-resolution metrics, and Lambda publishes Errors once a minute."
+  }
+
+  validation {
+    condition     = var.production_error_alarm.evaluation_periods >= 1 && floor(var.production_error_alarm.evaluation_periods) == var.production_error_alarm.evaluation_periods
+    error_message = "production_error_alarm.evaluation_periods must be a whole number of at least 1."
+  }
+
+  validation {
+    condition     = var.production_error_alarm.period_seconds * var.production_error_alarm.evaluation_periods <= (var.production_error_alarm.period_seconds < 3600 ? 86400 : 604800)
+    error_message = "production_error_alarm: period_seconds × evaluation_periods may be at most 86400 (one day) when period_seconds is under 3600, and 604800 (seven days) otherwise, CloudWatch's limits."
+  }
+}
+
+variable "production_rollback_alarms" {
+  description = "Names of CloudWatch alarms of your own in this account and Region (e.g. on the production alias's Duration) that also stop and roll back a production deployment, next to the error alarm."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.production_rollback_alarms) <= 9
+    error_message = "production_rollback_alarms may name at most 9 alarms: CodeDeploy allows 10 per deployment group, and <name_prefix>-production-errors is one of them."
+  }
+
+  validation {
+    condition     = alltrue([for name in var.production_rollback_alarms : length(name) >= 1 && length(name) <= 255 && !can(regex("[*?]", name))])
+    error_message = "production_rollback_alarms: each name must be 1 to 255 characters without * or ?, which would be wildcards in the ARNs the CodeDeploy role may describe."
+  }
+
+  validation {
+    condition     = length(distinct(var.production_rollback_alarms)) == length(var.production_rollback_alarms) && !contains(var.production_rollback_alarms, "${var.name_prefix}-production-errors")
+    error_message = "production_rollback_alarms must name each alarm once, and not <name_prefix>-production-errors, which the production deployment group always has."
   }
 }
 
@@ -242,6 +330,11 @@ variable "repository_name" {
   description = "CodeCommit source: name of the repository (required when source_provider is CodeCommit)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.source_provider != "CodeCommit" || var.repository_name != null
+    error_message = "source_provider CodeCommit needs repository_name: set it to the name of the CodeCommit repository whose branch deploys."
+  }
 }
 
 variable "connection_arn" {
@@ -253,6 +346,11 @@ variable "connection_arn" {
     condition     = var.connection_arn == null || can(regex("^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/.+$", var.connection_arn))
     error_message = "connection_arn must be the ARN of a CodeConnections or CodeStar Connections connection."
   }
+
+  validation {
+    condition     = var.source_provider != "CodeStarSourceConnection" || var.connection_arn != null
+    error_message = "source_provider CodeStarSourceConnection needs connection_arn: set it to the ARN of an AVAILABLE CodeConnections connection, arn:aws:codeconnections:<region>:<account>:connection/<id>."
+  }
 }
 
 variable "repository_id" {
@@ -263,6 +361,11 @@ variable "repository_id" {
   validation {
     condition     = var.repository_id == null || can(regex("^[^/\\s]+/[^/\\s]+$", var.repository_id))
     error_message = "repository_id must look like owner/repository."
+  }
+
+  validation {
+    condition     = var.source_provider != "CodeStarSourceConnection" || var.repository_id != null
+    error_message = "source_provider CodeStarSourceConnection needs repository_id: set it to the repository as owner/repository, e.g. my-org/my-service."
   }
 }
 

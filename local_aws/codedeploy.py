@@ -5,7 +5,8 @@ not enforce one active deployment per group. Here a deployment moves on whenever
 time elapsed on a clock that can run faster than the wall clock:
 
 - Created -> InProgress: the AppSpec is read; `live` keeps CurrentVersion and routes the canary or
-  linear share to TargetVersion (the alias's RoutingConfig), step by step;
+  linear share to TargetVersion (the alias's RoutingConfig), step by step, as the group's deployment
+  config says, predefined or custom (local_aws/deployment_configs.py);
 - InProgress -> Succeeded: `live` points at TargetVersion with no routing left, and after
   `completion_lag_seconds` more (CodeDeploy's own steps after the last shift) the deployment succeeds;
 - a deployment to a group in `stuck_groups` stays InProgress with `live` untouched, as one whose
@@ -18,14 +19,14 @@ An AppSpec whose TargetVersion equals CurrentVersion fails, as in AWS.
 
 import json
 import math
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-PREDEFINED = re.compile(r"^CodeDeployDefault\.Lambda(?:Canary(\d+)Percent(\d+)Minutes?|Linear(\d+)PercentEvery(\d+)Minutes?|AllAtOnce)$")
+from local_aws import deployment_configs
+
 ACTIVE = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
 
 
@@ -37,16 +38,13 @@ class Shift:
     weight: float
 
 
-def shift_plan(config_name: str) -> list[Shift]:
-    """The steps of a predefined Lambda deployment config."""
-    match = PREDEFINED.match(config_name or "")
-    if not match:
-        raise ValueError(f"unknown Lambda deployment config {config_name!r}")
-    canary_percent, canary_minutes, linear_percent, linear_minutes = match.groups()
-    if canary_percent:
-        return [Shift(0, int(canary_percent) / 100), Shift(int(canary_minutes) * 60, 1.0)]
-    if linear_percent:
-        step, interval = int(linear_percent), int(linear_minutes) * 60
+def shift_plan(routing: Mapping[str, Any]) -> list[Shift]:
+    """The steps of a deployment config's trafficRoutingConfig, predefined or custom."""
+    if routing.get("type") == "TimeBasedCanary":
+        canary = routing["timeBasedCanary"]
+        return [Shift(0, int(canary["canaryPercentage"]) / 100), Shift(int(canary["canaryInterval"]) * 60, 1.0)]
+    if routing.get("type") == "TimeBasedLinear":
+        step, interval = int(routing["timeBasedLinear"]["linearPercentage"]), int(routing["timeBasedLinear"]["linearInterval"]) * 60
         count = math.ceil(100 / step)
         return [Shift(index * interval, min(1.0, (index + 1) * step / 100)) for index in range(count)]
     return [Shift(0, 1.0)]
@@ -149,7 +147,7 @@ class LambdaDeployments:
             current_version=str(properties["CurrentVersion"]),
             target_version=str(properties["TargetVersion"]),
             started=time.monotonic(),
-            plan=shift_plan(str(deployment.deployment_config_name)),
+            plan=shift_plan(deployment_configs.traffic_routing(backend, str(deployment.deployment_config_name))),
             stuck=deployment.deployment_group_name in self.stuck_groups,
         )
         self._progress[deployment.deployment_id] = progress

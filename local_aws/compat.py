@@ -3,15 +3,16 @@
 `install()` patches moto in this process. Each gap names the AWS behaviour it reproduces; nothing
 here replaces what is under test: handlers run from the exact code bytes stored in Lambda, with the
 function's handler string and environment variables. CodeDeploy for Lambda is emulated in
-local_aws/codedeploy.py, the fast clock is local_aws/clock.py, EventBridge's delivery to Lambda
-targets is local_aws/events.py and CodePipeline's StopPipelineExecution local_aws/codepipeline.py;
-`install()` wires them in.
+local_aws/codedeploy.py, its deployment configurations local_aws/deployment_configs.py, the fast
+clock is local_aws/clock.py, EventBridge's delivery to Lambda targets is local_aws/events.py and
+CodePipeline's StopPipelineExecution local_aws/codepipeline.py; `install()` wires them in.
 """
 
 import contextlib
 import io
 import json
 import os
+import re
 import sys
 import threading
 import traceback
@@ -24,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local_aws import clock, codedeploy, codepipeline, events, faults, iam
+from local_aws import clock, codedeploy, codepipeline, deployment_configs, events, faults, iam
 from local_aws.codedeploy import LambdaDeployments
 
 # Invocations run one at a time: they swap process-wide state (modules, environment). The lock is
@@ -349,6 +350,45 @@ def delete_deployment_group(response: Any) -> Any:
     return ActionResult({"hooksNotCleanedUp": []})
 
 
+# The settings UpdateDeploymentGroup changes, each when the request names it.
+DEPLOYMENT_GROUP_SETTINGS = (
+    "deploymentConfigName",
+    "serviceRoleArn",
+    "alarmConfiguration",
+    "autoRollbackConfiguration",
+    "deploymentStyle",
+    "blueGreenDeploymentConfiguration",
+    "loadBalancerInfo",
+    "triggerConfigurations",
+    "outdatedInstancesStrategy",
+    "ec2TagFilters",
+    "ec2TagSet",
+    "onPremisesInstanceTagFilters",
+    "onPremisesTagSet",
+    "autoScalingGroups",
+    "ecsServices",
+    "terminationHookEnabled",
+)
+
+
+def update_deployment_group(response: Any) -> Any:
+    """Gap: moto lacks CodeDeploy UpdateDeploymentGroup. AWS changes the settings the request
+    names and keeps the others, refuses a deployment config that does not exist
+    (DeploymentConfigDoesNotExistException; checked here for Lambda groups against
+    local_aws/deployment_configs.py) and answers `hooksNotCleanedUp` (none for Lambda). Renaming
+    the group (newDeploymentGroupName) is not modelled."""
+    from moto.core.responses import ActionResult
+
+    backend = response.codedeploy_backend
+    group = backend.get_deployment_group(response._get_param("applicationName"), response._get_param("currentDeploymentGroupName"))
+    changes = {name: response._get_param(name) for name in DEPLOYMENT_GROUP_SETTINGS if response._get_param(name) is not None}
+    if "deploymentConfigName" in changes and group.application.compute_platform == "Lambda":
+        deployment_configs.config_info(backend, changes["deploymentConfigName"])
+    for name, value in changes.items():
+        setattr(group, re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(), value)
+    return ActionResult({"hooksNotCleanedUp": []})
+
+
 def delete_application(response: Any) -> Any:
     """Gap: moto lacks CodeDeploy DeleteApplication. AWS removes the application with its
     deployment groups and tags; deleting an application that is gone is not an error."""
@@ -567,7 +607,12 @@ class LocalAws:
             (boto3, "_get_default_session", original_default_session),
             (os, "environ", os.environ),
         ]
-        patched = codedeploy.patch_moto(self.deployments) + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else []) + self.event_deliveries.patch_moto()
+        patched = (
+            codedeploy.patch_moto(self.deployments)
+            + deployment_configs.patch_moto()
+            + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else [])
+            + self.event_deliveries.patch_moto()
+        )
         self._restore += [(owner, name, _MISSING if original is None else original) for owner, name, original in patched]
         LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
         ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
@@ -603,6 +648,7 @@ class LocalAws:
             (CodePipelineResponse, "stop_pipeline_execution", codepipeline.stop_pipeline_execution),
             (PipelineExecution, "to_summary_dict", lambda record: codepipeline.execution_summary(record, summarize_execution)),
             (CodeDeployResponse, "delete_deployment_group", delete_deployment_group),
+            (CodeDeployResponse, "update_deployment_group", update_deployment_group),
             (CodeDeployResponse, "delete_application", delete_application),
             (codebuild_responses, "_validate_required_params_source", lambda settings: check_codebuild_location("source", settings, check_source)),
             (codebuild_responses, "_validate_required_params_artifacts", lambda settings: check_codebuild_location("artifacts", settings, check_artifacts)),

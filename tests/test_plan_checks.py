@@ -1,6 +1,10 @@
 """What `terraform plan` tells a user before anything is created: a bad aws_region or name_prefix,
-or a bucket name S3 would refuse, stops the plan with a message that says why; valid Regions of
-every partition plan, and the console URLs point at that partition's console.
+or a bucket name S3 would refuse, stops the plan with a message that says why; so does every rule
+a variable's validation checks, those across variables included (a source without the settings it
+needs, a deployment config neither predefined nor custom). Valid Regions of every partition plan,
+and the console URLs point at that partition's console. Custom deployment configs and the
+production alarms reach the deployment groups and the IAM policies; the defaults create what they
+always did.
 
 The plans run with `terraform test` against a mocked AWS provider, in a copy of the
 configuration: no AWS endpoint is involved.
@@ -34,6 +38,36 @@ MOCK_PROVIDER = """mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}" }
   }
+
+  # An apply hands these ARNs to arguments the provider checks are ARNs; the state machine's
+  # postcondition wants the ARN local.state_machine_arn builds.
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
+  }
+
+  mock_resource "aws_lambda_layer_version" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:layer:mocked:1" }
+  }
+
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:mocked" }
+  }
+
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/mocked" }
+  }
+
+  mock_resource "aws_codepipeline" {
+    defaults = { arn = "arn:aws:codepipeline:us-east-1:123456789012:sls-cd-pipeline" }
+  }
+
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:us-east-1:123456789012:stateMachine:sls-cd-deployment" }
+  }
 }
 """
 
@@ -44,6 +78,111 @@ REJECTED = {
     "prefix_sthree": {"name_prefix": "sthree-deploy"},
     "prefix_amzn_s3_demo": {"name_prefix": "amzn-s3-demo-cd"},
     "bucket_name_too_long": {"name_prefix": "a-twenty-char-prefix", "aws_region": "xx-somewhere-far-away-1"},
+}
+
+CANARY = 'canary-25-15 = { type = "TimeBasedCanary", percentage = 25, interval_minutes = 15 }'
+LINEAR = 'linear-20-1 = { type = "TimeBasedLinear", percentage = 20, interval_minutes = 1 }'
+CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/00000000-0000-0000-0000-000000000000"
+
+
+class HCL(str):
+    """A variable's value written as an HCL expression rather than as a string."""
+
+
+def custom(*entries: str) -> HCL:
+    return HCL("{ " + ", ".join(entries) + " }")
+
+
+def shape(kind: str, percentage: str, interval: str) -> str:
+    return f'{{ type = "{kind}", percentage = {percentage}, interval_minutes = {interval} }}'
+
+
+# Plans a variable's validation stops: (variables, that variable, a phrase of its failing rule's message).
+INVALID: dict[str, tuple[dict[str, str], str, str]] = {
+    "staging_config_not_predefined": ({"staging_deployment_config": "CodeDeployDefault.LambdaCanary5Percent1Minute"}, "staging_deployment_config", "must be a predefined"),
+    "production_config_not_a_custom_key": (
+        {"custom_deployment_configs": custom(CANARY), "production_deployment_config": "canary-10-5"},
+        "production_deployment_config",
+        "must be a predefined",
+    ),
+    "custom_key_with_a_space": ({"custom_deployment_configs": custom(f'"canary 25" = {shape("TimeBasedCanary", "25", "15")}')}, "custom_deployment_configs", "a key may hold"),
+    "custom_key_like_a_predefined_name": (
+        {"custom_deployment_configs": custom(f'"CodeDeployDefault.Mine" = {shape("TimeBasedCanary", "25", "15")}')},
+        "custom_deployment_configs",
+        "a key may hold",
+    ),
+    "custom_name_over_100_characters": ({"custom_deployment_configs": custom(f"{'k' * 94} = {shape('TimeBasedCanary', '25', '15')}")}, "custom_deployment_configs", "a key may hold"),
+    "custom_type_all_at_once": ({"custom_deployment_configs": custom(f"all = {shape('AllAtOnce', '50', '1')}")}, "custom_deployment_configs", "type must be"),
+    "custom_percentage_zero": ({"custom_deployment_configs": custom(f"zero = {shape('TimeBasedLinear', '0', '1')}")}, "custom_deployment_configs", "percentage must be"),
+    "custom_percentage_100": ({"custom_deployment_configs": custom(f"full = {shape('TimeBasedCanary', '100', '1')}")}, "custom_deployment_configs", "percentage must be"),
+    "custom_percentage_fraction": ({"custom_deployment_configs": custom(f"half = {shape('TimeBasedCanary', '12.5', '1')}")}, "custom_deployment_configs", "percentage must be"),
+    "custom_interval_zero": ({"custom_deployment_configs": custom(f"now = {shape('TimeBasedCanary', '10', '0')}")}, "custom_deployment_configs", "interval_minutes must be"),
+    "custom_canary_over_48_hours": ({"custom_deployment_configs": custom(f"slow = {shape('TimeBasedCanary', '10', '2881')}")}, "custom_deployment_configs", "at most 2880 minutes"),
+    # 1 % a step: the last of 100 steps comes 99 × 30 = 2970 minutes after the first.
+    "custom_linear_over_48_hours": ({"custom_deployment_configs": custom(f"slow = {shape('TimeBasedLinear', '1', '30')}")}, "custom_deployment_configs", "at most 2880 minutes"),
+    "alarm_threshold_zero": ({"production_error_alarm": HCL("{ threshold = 0 }")}, "production_error_alarm", "threshold must be"),
+    "alarm_period_high_resolution": ({"production_error_alarm": HCL("{ period_seconds = 30 }")}, "production_error_alarm", "period_seconds must be"),
+    "alarm_period_not_whole_minutes": ({"production_error_alarm": HCL("{ period_seconds = 90 }")}, "production_error_alarm", "period_seconds must be"),
+    "alarm_evaluation_periods_zero": ({"production_error_alarm": HCL("{ evaluation_periods = 0 }")}, "production_error_alarm", "evaluation_periods must be"),
+    "alarm_evaluation_periods_fraction": ({"production_error_alarm": HCL("{ evaluation_periods = 1.5 }")}, "production_error_alarm", "evaluation_periods must be"),
+    "alarm_over_a_day_of_minutes": ({"production_error_alarm": HCL("{ period_seconds = 60, evaluation_periods = 1441 }")}, "production_error_alarm", "at most 86400"),
+    "alarm_over_seven_days_of_hours": ({"production_error_alarm": HCL("{ period_seconds = 3600, evaluation_periods = 169 }")}, "production_error_alarm", "at most 86400"),
+    "rollback_alarms_over_nine": ({"production_rollback_alarms": HCL("[" + ", ".join(f'"alarm-{n}"' for n in range(10)) + "]")}, "production_rollback_alarms", "at most 9"),
+    "rollback_alarm_with_a_wildcard": ({"production_rollback_alarms": HCL('["latency-*"]')}, "production_rollback_alarms", "without * or ?"),
+    "rollback_alarm_twice": ({"production_rollback_alarms": HCL('["latency", "latency"]')}, "production_rollback_alarms", "each alarm once"),
+    "rollback_alarm_is_the_error_alarm": ({"production_rollback_alarms": HCL('["sls-cd-production-errors"]')}, "production_rollback_alarms", "each alarm once"),
+    "codecommit_without_repository_name": ({"source_provider": "CodeCommit"}, "repository_name", "needs repository_name"),
+    "connection_without_connection_arn": ({"source_provider": "CodeStarSourceConnection", "repository_id": "my-org/my-service"}, "connection_arn", "needs connection_arn"),
+    "connection_without_repository_id": ({"source_provider": "CodeStarSourceConnection", "connection_arn": CONNECTION_ARN}, "repository_id", "needs repository_id"),
+}
+
+# Applies against the mocked provider: the run's variables, and what must then hold.
+APPLIED = {
+    # With the defaults, nothing more than before the custom configs and alarms existed.
+    "defaults": (
+        {},
+        [
+            "length(aws_codedeploy_deployment_config.custom) == 0",
+            'aws_codedeploy_deployment_group.environment["staging"].deployment_config_name == "CodeDeployDefault.LambdaAllAtOnce"',
+            'aws_codedeploy_deployment_group.environment["production"].deployment_config_name == "CodeDeployDefault.LambdaCanary10Percent5Minutes"',
+            'aws_codedeploy_deployment_group.environment["production"].alarm_configuration[0].alarms == toset(["sls-cd-production-errors"])',
+            'length(aws_codedeploy_deployment_group.environment["staging"].alarm_configuration) == 0',
+            "aws_cloudwatch_metric_alarm.production_errors.threshold == 1",
+            "aws_cloudwatch_metric_alarm.production_errors.period == 60",
+            "aws_cloudwatch_metric_alarm.production_errors.evaluation_periods == 1",
+            'one([for s in data.aws_iam_policy_document.deploy["production"].statement : s.resources if s.sid == "ReadOwnDeploymentConfig"]) == toset(["arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:CodeDeployDefault.LambdaCanary10Percent5Minutes"])',
+            'length(one([for s in data.aws_iam_policy_document.codedeploy.statement : s.resources if s.sid == "ReadRollbackAlarm"])) == 1',
+        ],
+    ),
+    "custom_configs": (
+        {"custom_deployment_configs": custom(CANARY, LINEAR), "staging_deployment_config": "linear-20-1", "production_deployment_config": "canary-25-15"},
+        [
+            'aws_codedeploy_deployment_config.custom["canary-25-15"].deployment_config_name == "sls-cd-canary-25-15"',
+            'aws_codedeploy_deployment_config.custom["canary-25-15"].compute_platform == "Lambda"',
+            'aws_codedeploy_deployment_config.custom["canary-25-15"].traffic_routing_config[0].type == "TimeBasedCanary"',
+            'aws_codedeploy_deployment_config.custom["canary-25-15"].traffic_routing_config[0].time_based_canary[0].percentage == 25',
+            'aws_codedeploy_deployment_config.custom["canary-25-15"].traffic_routing_config[0].time_based_canary[0].interval == 15',
+            'length(aws_codedeploy_deployment_config.custom["canary-25-15"].traffic_routing_config[0].time_based_linear) == 0',
+            'aws_codedeploy_deployment_config.custom["linear-20-1"].traffic_routing_config[0].type == "TimeBasedLinear"',
+            'aws_codedeploy_deployment_config.custom["linear-20-1"].traffic_routing_config[0].time_based_linear[0].percentage == 20',
+            'aws_codedeploy_deployment_config.custom["linear-20-1"].traffic_routing_config[0].time_based_linear[0].interval == 1',
+            'aws_codedeploy_deployment_group.environment["staging"].deployment_config_name == "sls-cd-linear-20-1"',
+            'aws_codedeploy_deployment_group.environment["production"].deployment_config_name == "sls-cd-canary-25-15"',
+            'one([for s in data.aws_iam_policy_document.deploy["staging"].statement : s.resources if s.sid == "ReadOwnDeploymentConfig"]) == toset(["arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:sls-cd-linear-20-1"])',
+            'one([for s in data.aws_iam_policy_document.deploy["production"].statement : s.resources if s.sid == "ReadOwnDeploymentConfig"]) == toset(["arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:sls-cd-canary-25-15"])',
+        ],
+    ),
+    "production_alarms": (
+        {"production_error_alarm": HCL("{ threshold = 3, period_seconds = 300, evaluation_periods = 2 }"), "production_rollback_alarms": HCL('["sls-cd-latency", "checkout-errors"]')},
+        [
+            "aws_cloudwatch_metric_alarm.production_errors.threshold == 3",
+            "aws_cloudwatch_metric_alarm.production_errors.period == 300",
+            "aws_cloudwatch_metric_alarm.production_errors.evaluation_periods == 2",
+            'aws_codedeploy_deployment_group.environment["production"].alarm_configuration[0].alarms == toset(["sls-cd-production-errors", "sls-cd-latency", "checkout-errors"])',
+            'length(aws_codedeploy_deployment_group.environment["staging"].alarm_configuration) == 0',
+            'one([for s in data.aws_iam_policy_document.codedeploy.statement : s.resources if s.sid == "ReadRollbackAlarm"]) == toset([aws_cloudwatch_metric_alarm.production_errors.arn, "arn:aws:cloudwatch:us-east-1:123456789012:alarm:sls-cd-latency", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:checkout-errors"])',
+        ],
+    ),
 }
 
 # Plans expected to pass: (variables, partition, host the console URLs use or None for no URL).
@@ -61,7 +200,18 @@ def hcl_string(value: str) -> str:
 
 
 def variables_block(variables: dict[str, str]) -> str:
-    return "  variables {\n" + "".join(f"    {name} = {hcl_string(value)}\n" for name, value in variables.items()) + "  }\n"
+    lines = [f"    {name} = {value if isinstance(value, HCL) else hcl_string(value)}\n" for name, value in variables.items()]
+    return "  variables {\n" + "".join(lines) + "  }\n"
+
+
+def applied_run(name: str, variables: dict[str, str], conditions: list[str]) -> str:
+    asserts = "".join(f'\n  assert {{\n    condition     = {condition}\n    error_message = "{name}: {hcl_escape(condition)}"\n  }}\n' for condition in conditions)
+    return f'run "{name}" {{\n  command = apply\n\n' + (variables_block(variables) if variables else "") + asserts + "}\n"
+
+
+def hcl_escape(text: str) -> str:
+    """`text` inside an HCL string: backslashes, quotes and template sequences escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "$${").replace("%{", "%%{")
 
 
 ACCEPTED_RUN = """run "{name}" {{
@@ -97,8 +247,11 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]
     copy_configuration(workdir, stub_missing_packages=True)
     tests = workdir / "tests"
     tests.mkdir()
-    for name, variables in REJECTED.items():
+    rejected = REJECTED | {name: variables for name, (variables, _, _) in INVALID.items()}
+    for name, variables in rejected.items():
         (tests / f"{name}.tftest.hcl").write_text(MOCK_PROVIDER + f'\nrun "{name}" {{\n  command = plan\n\n' + variables_block(variables) + "}\n", encoding="utf-8")
+    for name, (variables, conditions) in APPLIED.items():
+        (tests / f"applied_{name}.tftest.hcl").write_text(MOCK_PROVIDER + "\n" + applied_run(name, variables, conditions), encoding="utf-8")
     (tests / "accepted.tftest.hcl").write_text(MOCK_PROVIDER + "".join("\n" + accepted_run(name, *case) for name, case in ACCEPTED.items()), encoding="utf-8")
 
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "TF_"))}
@@ -152,3 +305,29 @@ def test_a_bucket_name_s3_would_refuse_stops_the_plan_with_the_reason(plans: dic
 def test_the_console_urls_point_at_the_console_of_the_partition(plans: dict[str, tuple[str, str]]) -> None:
     failed = {case: plans[case][1] for case in ACCEPTED if plans[case][0] != "pass"}
     assert not failed, failed
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_a_rule_of_a_variable_stops_the_plan_with_its_message(plans: dict[str, tuple[str, str]], case: str) -> None:
+    _, variable, phrase = INVALID[case]
+    messages = [message for message in error_messages(variable) if phrase in message]
+    assert len(messages) == 1, f"{variable} has {len(messages)} validations whose message says {phrase!r}"
+    status, text = plans[case]
+    # Only this rule fails, and as a variable's validation: before Terraform plans any resource.
+    assert status == "fail" and text.count("Error: ") == 1 and "Error: Invalid value for variable" in text and flat(messages[0]) in text, text
+
+
+def test_the_deployment_config_messages_name_every_predefined_config() -> None:
+    with open(ROOT / "variables.tf", encoding="utf-8") as file:
+        document: dict[str, Any] = hcl2.load(file, serialization_options=HCL_OPTIONS)
+    predefined = next(entry["predefined_deployment_configs"] for entry in document["locals"] if "predefined_deployment_configs" in entry)
+    assert len(predefined) == 9
+    for variable in ("staging_deployment_config", "production_deployment_config"):
+        (message,) = error_messages(variable)
+        assert all(name in message for name in predefined) and "custom_deployment_configs" in message, variable
+
+
+@pytest.mark.parametrize("case", sorted(APPLIED))
+def test_the_variables_reach_the_resources_and_policies(plans: dict[str, tuple[str, str]], case: str) -> None:
+    status, text = plans[case]
+    assert status == "pass", text

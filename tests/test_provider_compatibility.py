@@ -105,6 +105,7 @@ REVIEWED_TYPES: frozenset[tuple[str, str]] = frozenset(
             "aws_cloudwatch_metric_alarm",
             "aws_codebuild_project",
             "aws_codedeploy_app",
+            "aws_codedeploy_deployment_config",
             "aws_codedeploy_deployment_group",
             "aws_codepipeline",
             "aws_dynamodb_table",
