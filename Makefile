@@ -1,21 +1,32 @@
-# Everything here runs offline once `make install` has fetched the Python and npm packages.
+# Everything here runs offline once `make install` has fetched the Python and npm packages
+# (`make demo` needs only the demo's share of them: requirements-demo.txt).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 VENDORED_WHEELS := .cache/vendored-wheels
 BUILD := build
-HANDLERS := validate_code run_tests staging production rollback waiter stop_deployment
+# Every lambda_src/<name>/handler.py, as tools/package.py lists them.
+HANDLERS := $(patsubst lambda_src/%/handler.py,%,$(wildcard lambda_src/*/handler.py))
 SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
-ZIPS := $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/layer.zip $(BUILD)/app.zip
+# The layer first: it is the one that takes a while (pip), and says so.
+ZIPS := $(BUILD)/layer.zip $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/app.zip
 
 .PHONY: install package lint lint-terraform lint-python lint-rendered test bench demo clean local-aws
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(VENDORED_WHEELS)/.downloaded
 
-$(VENV)/.installed: requirements-dev.txt requirements-layer.txt
+# Everything the tests and the linters run on; it holds the demo's packages too.
+$(VENV)/.installed: requirements-dev.txt requirements-demo.txt requirements-layer.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.demo-installed
+
+# Only what `make demo` runs on (no checkov, no Node.js).
+$(VENV)/.demo-installed: requirements-demo.txt requirements-layer.txt
+	@echo "== installing the demo's Python packages into $(VENV): boto3, moto, the layer's (about 150 MB; 30 s to a minute)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt
 	touch $@
 
 # checkov pins packages (boto3 among them) to versions the tests do not use: it gets a venv of its own.
@@ -46,9 +57,10 @@ $(BUILD)/app.zip: $(wildcard app/src/*.py) app/test_cases.json tools/package.py
 	$(PYTHON) tools/package.py app $@
 
 $(BUILD)/layer.zip: requirements-layer.txt tools/package.py
+	@echo "== building the Lambda zips into $(BUILD)/: the layer's wheels from pip, then the handlers and the app (about 5 s)"
 	$(PYTHON) tools/package.py layer $@
 
-# Every check of `make lint` runs offline; see "Verifying without an AWS account" in the README.
+# Every check of `make lint` runs offline; see docs/verification.md.
 lint: lint-terraform lint-python lint-rendered
 
 lint-terraform: install package
@@ -73,16 +85,19 @@ test: lint
 	$(PY) -m pytest -q tests/e2e
 
 bench: install package
-	$(PY) tools/bench.py
+	$(PY) -m tools.bench
 	$(PY) -m tools.bench_stack
 
 clean:
 	rm -rf $(BUILD) .local-aws
 
 # The Terraform applied to a local AWS, two commits through its pipeline, then destroy.
-demo: install package
-	$(PY) -m local_aws.demo
+# `make demo APP=path/to/app [KEEP=1]` pushes your application instead (local_aws/demo.py); KEEP=1
+# keeps the stack up until Ctrl-C.
+demo: $(VENV)/.demo-installed package
+	@echo "== the demo: terraform apply to a local AWS, the pushes, terraform destroy (about 2.5 minutes)"
+	$(PY) -m local_aws.demo $(if $(APP),--app "$(APP)") $(if $(KEEP),--keep)
 
 # A local AWS on 127.0.0.1 (moto with local_aws.compat) in the foreground, until Ctrl-C.
-local-aws: install
+local-aws: $(VENV)/.demo-installed
 	$(PY) -m local_aws.server

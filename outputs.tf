@@ -78,3 +78,8 @@ output "codedeploy_application_name" {
   description = "CodeDeploy application that holds the staging and production deployment groups."
   value       = aws_codedeploy_app.this.name
 }
+
+output "handler_function_names" {
+  description = "Name of each platform handler's function (its logs are in /aws/lambda/<name>)."
+  value       = { for name, handler in local.handlers : name => handler.function_name }
+}

@@ -1,31 +1,57 @@
 """`make demo`: the whole platform on a local AWS, no AWS account needed.
 
+    python -m local_aws.demo                   # the sample app, two commits
+    python -m local_aws.demo --app DIR [--keep]  # your application, one commit
+
 1. start the local AWS (moto on 127.0.0.1 with local_aws.compat) and `terraform apply` this
    repository's configuration to it, from a copy in .local-aws/terraform/ with a generated
    endpoint override (the repository's own files are not touched);
 2. push commit 1 (the sample app at version 1.1.0) through the pipeline Terraform defined:
    promoted to staging, then to production with a 10% canary for 5 minutes;
 3. push commit 2 (version 1.2.0 with a staging test it fails): rolled back;
-4. print each execution's states, the `live` versions and the deployment records, and draw each
-   execution's path in build/demo/<execution>.svg;
-5. check that a second `terraform plan` has nothing to change, then destroy.
+   or, with --app DIR, push DIR as the app/ folder of one commit (see APP_LAYOUT);
+4. print for each push the pipeline's actions, the deployment config of each environment and what
+   it means at the local clock, the execution's states (those on the failure path marked so), its
+   error and cause, and the outcome in a sentence ("deployed: staging 2 → 3, production 2 → 3");
+   draw each execution's path in build/demo/<execution>.svg;
+5. check that a second `terraform plan` has nothing to change; with --keep, wait for Ctrl-C (the
+   local AWS lives in this process); then destroy.
 Time runs 60 times faster for traffic shifting and the state machine's waits. The handlers' logs
 go to build/demo/handlers.log.
 """
 
+import argparse
 import contextlib
+import hashlib
 import json
 import logging
+import os
+import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from local_aws.codepipeline import PipelineRun
+    from local_aws.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "demo"
 ASL_PATH = ROOT / "asl" / "deployment.asl.json"
+ENVIRONMENTS = ("staging", "production")
+# What --app DIR must hold: DIR becomes the commit's app/ folder, where the configuration's
+# defaults (buildspec_path, app_handler, test_cases_path) and app/buildspec.yml look.
+APP_LAYOUT = {
+    "buildspec.yml": "the buildspec the Build stage runs (buildspec_path is app/buildspec.yml)",
+    "src/app.py": "the module of the handler app.handler (or src/app/__init__.py)",
+    "test_cases.json": "the test cases the state machine runs",
+    "tests/": "the unit tests app/buildspec.yml runs before packaging",
+}
+SUMMARY_HEAD, SUMMARY_TAIL = 200, 400
 
 
 def version(number: str) -> dict[str, Any]:
@@ -51,77 +77,310 @@ COMMITS = [
 ]
 
 
-def print_execution(out: TextIO, history: list[dict[str, Any]], execution: dict[str, Any]) -> None:
-    """The execution's states in order, as the console's graph view lists them."""
-    print(f"   execution {execution['name']}: {execution['status']}", file=out)
+# --- the application directory of --app ----------------------------------------------------------
+
+
+def app_problem(app: Path) -> str | None:
+    """Why `app` cannot be pushed as the app/ folder of a commit, or None."""
+    if not app.is_dir():
+        return f"--app {app}: not a directory"
+    present = {
+        "buildspec.yml": (app / "buildspec.yml").is_file(),
+        "src/app.py": (app / "src" / "app.py").is_file() or (app / "src" / "app" / "__init__.py").is_file(),
+        "test_cases.json": (app / "test_cases.json").is_file(),
+        "tests/": (app / "tests").is_dir(),
+    }
+    missing = [f"  {name:<17}{APP_LAYOUT[name]}" for name, found in present.items() if not found]
+    if missing:
+        return "\n".join([f"--app {app}: the commit is this directory as its app/ folder, and it lacks", *missing])
+    return None
+
+
+def source_commit_id(source: Path) -> str:
+    """A commit id for the files under `source`, as git abbreviates one: 7 hex digits."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:7]
+
+
+# --- what the demo prints -------------------------------------------------------------------------
+
+
+def shorten(text: str, head: int = SUMMARY_HEAD, tail: int = SUMMARY_TAIL) -> str:
+    """`text` whole if short; otherwise its first line and its end, where a build's error is."""
+    if len(text) <= head + tail:
+        return text
+    return f"{text.splitlines()[0][:head]} … {text[-tail:]}"
+
+
+def indented(text: str, prefix: str) -> str:
+    """`text` with every line after the first starting with `prefix`."""
+    return text.replace("\n", "\n" + prefix)
+
+
+def config_meaning(routing: dict[str, Any], speedup: float) -> str:
+    """What a deployment config's trafficRoutingConfig does, in AWS minutes and in seconds at the
+    local clock, which runs `speedup` times faster (local_aws/codedeploy.py shifts by it)."""
+    from local_aws.codedeploy import shift_plan
+
+    plan = shift_plan(routing)
+    if len(plan) == 1:
+        return "all traffic at once"
+    first, last_minutes = f"{plan[0].weight:.0%}", plan[-1].after_seconds / 60
+    local = f"{plan[-1].after_seconds / speedup:g} s at the local {speedup:g}x clock"
+    if len(plan) == 2:
+        return f"{first} then the rest after {last_minutes:g} min = {local}"
+    step_minutes = plan[1].after_seconds / 60
+    return f"{first} more every {step_minutes:g} min, all after {last_minutes:g} min = {local}"
+
+
+def failure_path(definition: dict[str, Any]) -> set[str]:
+    """The states from which the execution can no longer succeed: no Succeed state (nor End) is
+    reachable from them through Next, Choices, Default or Catch."""
+    states = definition["States"]
+
+    def targets(state: dict[str, Any]) -> set[str]:
+        found = {state.get("Next"), state.get("Default")}
+        found |= {branch.get("Next") for branch in state.get("Choices", []) + state.get("Catch", [])}
+        return {name for name in found if name}
+
+    succeeding = {name for name, state in states.items() if state["Type"] == "Succeed" or state.get("End")}
+    grown = True
+    while grown:
+        more = {name for name, state in states.items() if name not in succeeding and targets(state) & succeeding}
+        succeeding |= more
+        grown = bool(more)
+    return set(states) - succeeding
+
+
+FAILED_EVENTS = ("taskFailedEventDetails", "lambdaFunctionFailedEventDetails", "taskTimedOutEventDetails", "lambdaFunctionTimedOutEventDetails")
+SUCCEEDED_EVENTS = ("taskSucceededEventDetails", "lambdaFunctionSucceededEventDetails")
+
+
+def state_lines(history: list[dict[str, Any]], definition: dict[str, Any]) -> list[str]:
+    """The execution's states in order, as the console's graph view lists them: how long each
+    took and how it ended: "ok", "caught <Error>" (its task failed and a Catch took over),
+    "ok (failure path)" after that, "→ <state>" for a Choice that routed to the failure path, "end"
+    for the Fail state."""
+    failing = failure_path(definition)
     entered: dict[str, datetime] = {}
     failures: dict[str, str] = {}
+    rows: list[list[str]] = []
+    choice: list[str] | None = None  # the row of the Choice that just exited
     current = last_exited = ""
     for event in history:
         details = event.get("stateEnteredEventDetails")
         if details:
             current = details["name"]
             entered[current] = event["timestamp"]
-        for key in ("taskFailedEventDetails", "lambdaFunctionFailedEventDetails"):
+            if choice is not None and current in failing:
+                choice[2] = f"→ {current}"
+            choice = None
+        for key in FAILED_EVENTS:
             if key in event:
                 failures[current] = event[key].get("error", "")
+        if any(key in event for key in SUCCEEDED_EVENTS):
+            failures.pop(current, None)  # a retry succeeded
         exited = event.get("stateExitedEventDetails")
         if exited:
             name = last_exited = exited["name"]
             seconds = (event["timestamp"] - entered.get(name, event["timestamp"])).total_seconds()
-            outcome = f"caught {failures[name]}" if name in failures else "ok"
-            print(f"     {name:<34}{seconds:>7.2f} s  {outcome}", file=out)
+            outcome = f"caught {failures[name]}" if name in failures else "ok (failure path)" if name in failing else "ok"
+            rows.append([name, f"{seconds:7.2f} s", outcome])
+            if event.get("type") == "ChoiceStateExited":
+                choice = rows[-1]
     if current != last_exited:  # a Fail state is entered, never exited
-        print(f"     {current:<34}{'':>9}  end", file=out)
-    if execution["status"] != "SUCCEEDED":
-        print(f"   error: {execution.get('error')}\n   cause: {execution.get('cause', '')[:600]}", file=out)
+        rows.append([current, " " * 9, "end"])
+    return [f"{name:<34}{seconds}  {outcome}" for name, seconds, outcome in rows]
 
 
-def main() -> None:
+def versions_text(live: dict[str, str]) -> str:
+    return ", ".join(f"{environment} {live[environment]}" for environment in ENVIRONMENTS)
+
+
+def failure_words(error: str | None, status: str) -> str:
+    """The execution's error in words: StagingTestsFailed -> "staging tests failed"."""
+    if not error:
+        return {"ABORTED": "stopped", "TIMED_OUT": "timed out"}.get(status, status.lower())
+    if error == "TestsFailed":
+        return "package tests failed"
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", error).lower()
+
+
+def outcome_sentence(execution: dict[str, Any], record: dict[str, Any], live: dict[str, str]) -> str:
+    """What the execution did to each environment, from its deployment record and the versions
+    `live` points at now."""
+    changes = []
+    for environment in ENVIRONMENTS:
+        entry = record.get(environment)
+        if entry is None:
+            changes.append(f"{environment} untouched on {live[environment]}")
+            continue
+        previous, new = entry.get("previous_version"), entry.get("new_version")
+        if entry.get("rolled_back_to"):
+            changes.append(f"rolled back {environment} {new} → {entry['rolled_back_to']}")
+        elif new == previous:
+            changes.append(f"{environment} unchanged on {new} (it already ran this code)")
+        elif live[environment] == new:
+            changes.append(f"{environment} {previous} → {new}")
+        else:
+            changes.append(f"{environment} {previous} → {new} not completed, live on {live[environment]}")
+    if execution["status"] == "SUCCEEDED":
+        return "deployed: " + ", ".join(changes)
+    words = failure_words(execution.get("error"), execution["status"])
+    if not any(environment in record for environment in ENVIRONMENTS):
+        return f"{words}: nothing deployed ({versions_text(live)})"
+    return f"{words}: " + ", ".join(changes)
+
+
+def no_execution_sentence(run: "PipelineRun", live: dict[str, str]) -> str:
+    """The outcome of a pipeline run that started no state machine execution."""
+    failed = next((action for action in run.actions if action.status != "Succeeded"), None)
+    where = f"the pipeline {failed.status.lower()} at {failed.stage}" if failed else f"the pipeline ended {run.status}"
+    return f"{where}: nothing deployed ({versions_text(live)})"
+
+
+# --- pushing and printing -------------------------------------------------------------------------
+
+
+@dataclass
+class Pushed:
+    """One push, as the demo printed it."""
+
+    run: "PipelineRun"
+    execution: dict[str, Any] | None  # DescribeExecution, None if the pipeline started none
+    record: dict[str, Any]
+    live_before: dict[str, str]
+    live_after: dict[str, str]
+    outcome: str
+
+
+def push_and_print(stack: "LocalStack", out: TextIO, title: str, source: Path, commit_id: str, pictures: Path = OUT) -> Pushed:
+    """Push the files of `source` through the pipeline as `commit_id`, print what happened and
+    draw the execution's path in `pictures`/<execution>.svg."""
     from local_aws.picture import render
-    from local_aws.stack import LocalStack, app_commit
-    from local_aws.terraform import missing_prerequisites
+
+    live_before = stack.live_versions()
+    started = time.monotonic()
+    run = stack.push(source, commit_id)
+    print(f"\n== {title} ({time.monotonic() - started:.1f} s)", file=out)
+    for action in run.actions:
+        print(f"   pipeline {action.stage:<7} {action.status:<10} {indented(shorten(action.summary), ' ' * 31)}", file=out)
+    execution = stack.execution(run)
+    live_after = stack.live_versions()
+    record: dict[str, Any] = {}
+    if execution is None:
+        outcome = no_execution_sentence(run, live_after)
+    else:
+        for environment, config in stack.deployment_configs().items():
+            meaning = config_meaning(config.get("trafficRoutingConfig") or {}, stack.speedup)
+            print(f"   {environment + ':':<11} {config['deploymentConfigName']} ({meaning})", file=out)
+        print(f"   execution {execution['name']}: {execution['status']}", file=out)
+        definition = json.loads(ASL_PATH.read_text())
+        for line in state_lines(stack.history(execution["executionArn"]), definition):
+            print(f"     {line}", file=out)
+        failed = execution["status"] != "SUCCEEDED"
+        if failed:
+            print(f"   error: {execution.get('error')}\n   cause: {indented(shorten(execution.get('cause', '')), '          ')}", file=out)
+        record = stack.record(commit_id, execution["name"])
+        outcome = outcome_sentence(execution, record, live_after)
+        picture = pictures / f"{execution['name']}.svg"
+        visited = stack.states_entered(execution["executionArn"])
+        title_text = f"{execution['name']}: {execution['status']}"
+        error, cause = (execution.get("error"), execution.get("cause")) if failed else (None, None)
+        picture.write_text(render(definition, visited, title_text, error=error, cause=cause))
+        print(f"   picture: {picture.relative_to(ROOT) if picture.is_relative_to(ROOT) else picture}", file=out)
+    print(f"   outcome: {outcome}", file=out, flush=True)
+    return Pushed(run, execution, record, live_before, live_after, outcome)
+
+
+def push_sample_commits(stack: "LocalStack", out: TextIO, pictures: Path = OUT) -> list[Pushed]:
+    """The two commits of the sample app in COMMITS."""
+    from local_aws.stack import app_commit
+
+    pushed = []
+    for title, commit, edits in COMMITS:
+        with tempfile.TemporaryDirectory() as folder:
+            pushed.append(push_and_print(stack, out, title, app_commit(Path(folder), edits), commit, pictures))
+    return pushed
+
+
+def push_own_app(stack: "LocalStack", app: Path, out: TextIO, pictures: Path = OUT) -> Pushed:
+    """`app` (a directory of APP_LAYOUT) pushed as the app/ folder of one commit."""
+    from local_aws.stack import app_commit
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = app_commit(Path(folder), app=app)
+        commit = source_commit_id(source)
+        return push_and_print(stack, out, f"your app: {app} as commit {commit}", source, commit, pictures)
+
+
+def print_how_to_reach(stack: "LocalStack", out: TextIO) -> None:
+    from local_aws.server import REGION
+
+    cli = f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {stack.endpoint} --region {REGION}"
+    function, alias = stack.outputs["staging_function_name"], stack.outputs["alias_name"]
+    payload = json.dumps({"name": "Ada"})
+    print(f"\nthe stack stays up at {stack.endpoint} until Ctrl-C, which destroys it", file=out)
+    print("(the local AWS runs inside this process, so it cannot outlive it). From another shell:", file=out)
+    print(f"  {cli} lambda invoke --function-name {function}:{alias} --cli-binary-format raw-in-base64-out --payload '{payload}' /dev/stdout", file=out)
+    print(f"  {cli} stepfunctions list-executions --state-machine-arn {stack.outputs['state_machine_arn']}", file=out)
+    print(f"  {cli} dynamodb scan --table-name {stack.outputs['deployments_table_name']}", file=out, flush=True)
+
+
+def wait_for_ctrl_c() -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws.demo", description="The platform's Terraform applied to a local AWS, commits pushed through its pipeline, then destroyed."
+    )
+    parser.add_argument("--app", type=Path, help="push this application directory (buildspec.yml, src/app.py, test_cases.json, tests/) as one commit instead of the sample's two")
+    parser.add_argument("--keep", action="store_true", help="keep the stack up until Ctrl-C, then destroy it")
+    arguments = parser.parse_args(argv)
+    if arguments.app is not None:
+        problem = app_problem(arguments.app)
+        if problem:
+            sys.exit(problem)
+
+    from local_aws.stack import LocalStack
+    from local_aws.terraform import ProviderUnavailable, missing_prerequisites
 
     reason = missing_prerequisites()
     if reason:
-        sys.exit(f"make demo needs Terraform and the AWS provider on this machine: {reason} (see the README's prerequisites)")
+        sys.exit(f"make demo needs Terraform on this machine: {reason} (see the README's prerequisites)")
+    # CodeBuild's image has `python` on its PATH; here the buildspec gets this virtual environment's.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     out = sys.stdout
     OUT.mkdir(parents=True, exist_ok=True)
     # moto's interpreter logs every Fail state as an error; the outcome is printed below instead.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     with open(OUT / "handlers.log", "w", encoding="utf-8") as handler_log, contextlib.redirect_stdout(handler_log):
         print("starting the local AWS and applying the Terraform (about a minute)...", file=out, flush=True)
-        stack = LocalStack.up()
+        try:
+            stack = LocalStack.up()
+        except ProviderUnavailable as error:
+            sys.exit(str(error))
         try:
             print(f"terraform apply: {stack.seconds['apply']:.1f} s (init {stack.seconds['init']:.1f} s)", file=out)
-            print(f"live before: {stack.live_versions()}", file=out, flush=True)
-            definition = json.loads(ASL_PATH.read_text())
-            for title, commit, edits in COMMITS:
-                with tempfile.TemporaryDirectory() as folder:
-                    started = time.monotonic()
-                    run = stack.push(app_commit(Path(folder), edits), commit)
-                print(f"\n== {title} ({time.monotonic() - started:.1f} s)", file=out)
-                for action in run.actions:
-                    print(f"   pipeline {action.stage:<7} {action.status:<10} {action.summary[:300]}", file=out)
-                execution = stack.execution(run)
-                if execution is None:
-                    continue
-                history = stack.history(execution["executionArn"])
-                print_execution(out, history, execution)
-                print(f"   live now: {stack.live_versions()}", file=out)
-                record = stack.record(commit, execution["name"])
-                environments = {
-                    name: {key: record[name].get(key) for key in ("previous_version", "new_version", "rolled_back_to")} for name in ("staging", "production") if name in record
-                }
-                print(f"   record: status={record.get('status')} {json.dumps(environments)}", file=out)
-                picture = OUT / f"{execution['name']}.svg"
-                picture.write_text(render(definition, stack.states_entered(execution["executionArn"]), f"{execution['name']}: {execution['status']}"))
-                print(f"   picture: {picture.relative_to(ROOT)}", file=out, flush=True)
+            print(f"live before: {versions_text(stack.live_versions())}", file=out, flush=True)
+            if arguments.app:
+                push_own_app(stack, arguments.app, out)
+            else:
+                push_sample_commits(stack, out)
             plan = stack.terraform.plan()
             verdict = {0: "no changes", 2: "CHANGES (see below)"}.get(plan.returncode, "error")
-            print(f"\nterraform plan after both deployments: {verdict}", file=out)
+            print(f"\nterraform plan after the deployments: {verdict}", file=out)
             if plan.returncode != 0:
                 print(plan.stdout[-3000:] + plan.stderr[-2000:], file=out)
+            if arguments.keep:
+                print_how_to_reach(stack, out)
+                wait_for_ctrl_c()
         finally:
             print("destroying...", file=out, flush=True)
             stack.down()

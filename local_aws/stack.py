@@ -111,6 +111,16 @@ class LocalStack:
     def patches(self) -> LocalAws:
         return self.server.patches
 
+    @property
+    def endpoint(self) -> str:
+        """The local AWS's URL, for clients outside this process (the AWS CLI's --endpoint-url)."""
+        return self.server.url
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster than the wall clock traffic shifting and the waits run."""
+        return self.patches.speedup
+
     # --- pushing commits ------------------------------------------------------------------------
 
     def push(self, source: Path, commit_id: str) -> PipelineRun:
@@ -138,6 +148,11 @@ class LocalStack:
         return self.patches.wait_for_deliveries(timeout_seconds)
 
     # --- what a user would look at ------------------------------------------------------------
+
+    @property
+    def handler_functions(self) -> dict[str, str]:
+        """Each platform handler's function name, as Terraform named it."""
+        return dict(self.outputs["handler_function_names"])
 
     def live_versions(self) -> dict[str, str]:
         functions = boto3.client("lambda")
@@ -177,6 +192,17 @@ class LocalStack:
         topic = sns_backends[account][region].topics[arn]
         return [{"subject": sent[2], "message": sent[1]} for sent in topic.sent_notifications]
 
+    def deployment_configs(self) -> dict[str, dict[str, Any]]:
+        """The CodeDeploy deployment config of each environment's deployment group, as
+        GetDeploymentConfig describes it (deploymentConfigName, trafficRoutingConfig, ...)."""
+        codedeploy = boto3.client("codedeploy")
+        application = self.outputs["codedeploy_application_name"]
+        configs = {}
+        for environment in ("staging", "production"):
+            group = codedeploy.get_deployment_group(applicationName=application, deploymentGroupName=environment)["deploymentGroupInfo"]
+            configs[environment] = codedeploy.get_deployment_config(deploymentConfigName=group["deploymentConfigName"])["deploymentConfigInfo"]
+        return configs
+
     def production_alarm(self) -> str:
         group = boto3.client("codedeploy").get_deployment_group(applicationName=self.outputs["codedeploy_application_name"], deploymentGroupName="production")
         return str(group["deploymentGroupInfo"]["alarmConfiguration"]["alarms"][0]["name"])
@@ -211,12 +237,12 @@ class LocalStack:
             self.server.stop()
 
 
-def app_commit(folder: Path, edits: Mapping[str, Callable[[str], str]] | None = None) -> Path:
-    """A commit of the sample application: the repository's app/ copied into `folder`/app (the
+def app_commit(folder: Path, edits: Mapping[str, Callable[[str], str]] | None = None, app: Path = ROOT / "app") -> Path:
+    """A commit of an application, by default the sample one: `app` copied into `folder`/app (the
     source root, as app/buildspec.yml expects), with `edits` (path under app/ -> function of the
     old text, "" for a new file) applied."""
     target = folder / "app"
-    shutil.copytree(ROOT / "app", target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(app, target, ignore=shutil.ignore_patterns("__pycache__", ".git", ".venv", ".pytest_cache", ".mypy_cache"))
     for name, edit in (edits or {}).items():
         path = target / name
         path.write_text(edit(path.read_text(encoding="utf-8") if path.exists() else ""), encoding="utf-8")

@@ -12,7 +12,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"
-HANDLERS = ("validate_code", "run_tests", "staging", "production", "rollback", "waiter", "stop_deployment")
 REGION = "us-east-1"
 
 os.environ.update(
@@ -28,6 +27,10 @@ os.environ.update(
 )
 if str(LAMBDA_SRC) not in sys.path:
     sys.path.insert(0, str(LAMBDA_SRC))
+if str(ROOT) not in sys.path:
+    sys.path.insert(1, str(ROOT))
+
+from tools.package import HANDLERS as HANDLERS  # noqa: E402  (needs ROOT on sys.path)
 
 
 def load_handler(name: str) -> ModuleType:
@@ -71,7 +74,3 @@ def aws() -> Iterator[None]:
     with mock_aws():
         yield
     shared_aws.client.cache_clear()
-
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(1, str(ROOT))

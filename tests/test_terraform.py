@@ -12,9 +12,10 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
+from conftest import HANDLERS
+
 ROOT = Path(__file__).resolve().parent.parent
 ASL = ROOT / "asl" / "deployment.asl.json"
-HANDLERS = {"validate_code", "run_tests", "staging", "production", "rollback", "waiter", "stop_deployment"}
 HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 
 # The one statement allowed a wildcard action: the account-root statement of the key policy, which
@@ -73,7 +74,8 @@ def test_provider_constraint_allows_5_100_and_6_x() -> None:
     aws = terraform_block["required_providers"][0]["aws"]
     assert aws["source"] == "hashicorp/aws"
     assert aws["version"] == ">= 5.100, < 7.0"
-    assert terraform_block["required_version"] == ">= 1.5"
+    # 1.9: variable validations that refer to other variables (the source and config rules).
+    assert terraform_block["required_version"] == ">= 1.9"
 
 
 def test_asl_placeholders_match_templatefile_variables() -> None:
@@ -92,11 +94,11 @@ def test_asl_placeholders_match_templatefile_variables() -> None:
     json.loads(rendered)
 
 
-def test_handlers_are_the_six_of_the_design() -> None:
+def test_lambda_tf_configures_every_handler_of_lambda_src_and_no_other() -> None:
     lambda_locals = locals_of("lambda.tf")
-    assert set(lambda_locals["handlers"]) == HANDLERS
-    assert set(lambda_locals["handler_policies"]) == HANDLERS
-    assert set(lambda_locals["handler_environment"]) == HANDLERS
+    assert set(lambda_locals["handlers"]) == set(HANDLERS)
+    assert set(lambda_locals["handler_policies"]) == set(HANDLERS)
+    assert set(lambda_locals["handler_environment"]) == set(HANDLERS)
     # Each handler's policy is a document of its own.
     assert len(set(lambda_locals["handler_policies"].values())) == len(HANDLERS)
 

@@ -20,9 +20,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tools.package import HANDLERS
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
-HANDLERS = ("validate_code", "run_tests", "staging", "production", "rollback", "waiter", "stop_deployment")
 RUNS = 7
 ZIP_TARGET_BYTES = 100 * 1024
 IMPORT_TARGET_MS = 150.0

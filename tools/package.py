@@ -17,6 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+# The one list of handlers: every lambda_src/<name>/handler.py. The Makefile, the local AWS, the
+# bench and the tests read it; lambda.tf gives each one its settings and policy.
+HANDLERS = tuple(sorted(path.parent.name for path in (ROOT / "lambda_src").glob("*/handler.py")))
 
 
 def files_under(folder: Path, prefix: str) -> Iterable[tuple[Path, str]]:

@@ -4,7 +4,8 @@ takes about a minute, a deployment a few seconds.
 
 The destroy test runs after every other test of this folder (see pytest_collection_modifyitems),
 whatever order they are selected in. Terraform tests are skipped, with the reason shown, without
-terraform, a filesystem mirror of the AWS provider, or the zips of `make package`.
+terraform or the zips of `make package`; the AWS provider comes from a filesystem mirror, or else
+from the registry (local_aws/terraform.py).
 """
 
 import logging

@@ -13,15 +13,6 @@ from local_aws.stack import LocalStack, app_commit
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "sls-cd"
-HANDLER_FUNCTIONS = {
-    "validate_code": f"{PREFIX}-validate-code",
-    "run_tests": f"{PREFIX}-run-tests",
-    "staging": f"{PREFIX}-deploy-staging",
-    "production": f"{PREFIX}-deploy-production",
-    "rollback": f"{PREFIX}-rollback",
-    "waiter": f"{PREFIX}-waiter",
-    "stop_deployment": f"{PREFIX}-stop-deployment",
-}
 AwsClient = Callable[[str], Any]
 Edits = dict[str, Callable[[str], str]]
 

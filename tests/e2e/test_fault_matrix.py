@@ -13,7 +13,7 @@ from pathlib import Path
 
 import boto3
 
-from e2e.deployments import HANDLER_FUNCTIONS, Outcome, failing_case, new_version, push
+from e2e.deployments import Outcome, failing_case, new_version, push
 from local_aws.stack import LocalStack
 
 
@@ -61,7 +61,7 @@ def test_a_good_commit_reaches_production(stack: LocalStack, tmp_path: Path) -> 
 
 
 def test_a_throttled_task_is_retried_then_succeeds(stack: LocalStack, tmp_path: Path) -> None:
-    stack.patches.throttle(HANDLER_FUNCTIONS["validate_code"], times=2)
+    stack.patches.throttle(stack.handler_functions["validate_code"], times=2)
     outcome = push(stack, tmp_path, "throttle1", new_version("1.1.1"))
 
     assert_succeeded(outcome)
@@ -109,18 +109,18 @@ def running_executions(stack: LocalStack) -> list[str]:
 
 def test_a_function_still_being_updated_is_waited_for_then_deployed(stack: LocalStack, tmp_path: Path) -> None:
     conflict = "The operation cannot be performed at this time. An update is in progress for resource: the staging function"
-    stack.patches.faults.fail(HANDLER_FUNCTIONS["staging"], "lambda:UpdateFunctionCode", "ResourceConflictException", conflict, times=2, status=409)
+    stack.patches.faults.fail(stack.handler_functions["staging"], "lambda:UpdateFunctionCode", "ResourceConflictException", conflict, times=2, status=409)
     outcome = push(stack, tmp_path, "conflict1", new_version("1.1.2"))
 
     assert_succeeded(outcome)
     assert [fault for fault in stack.patches.faults.raised if fault[2] == "ResourceConflictException"] == [
-        (HANDLER_FUNCTIONS["staging"], "lambda:UpdateFunctionCode", "ResourceConflictException")
+        (stack.handler_functions["staging"], "lambda:UpdateFunctionCode", "ResourceConflictException")
     ] * 2
     assert outcome.live_after["staging"] != outcome.live_before["staging"]
 
 
 def test_a_deployment_that_cannot_be_checked_for_a_while_keeps_the_pipeline_waiting(stack: LocalStack, tmp_path: Path) -> None:
-    stack.patches.faults.fail(HANDLER_FUNCTIONS["waiter"], "states:DescribeExecution", "ThrottlingException", "Rate exceeded", times=3, status=400)
+    stack.patches.faults.fail(stack.handler_functions["waiter"], "states:DescribeExecution", "ThrottlingException", "Rate exceeded", times=3, status=400)
     outcome = push(stack, tmp_path, "throttle2", new_version("1.1.3"))
 
     assert_succeeded(outcome)
@@ -149,7 +149,7 @@ def test_failing_package_tests_deploy_nothing(stack: LocalStack, tmp_path: Path)
 
 
 def test_a_rejected_code_update_fails_staging(stack: LocalStack, tmp_path: Path) -> None:
-    stack.patches.faults.fail(HANDLER_FUNCTIONS["staging"], "lambda:UpdateFunctionCode", "CodeStorageExceededException", "Code storage limit exceeded.")
+    stack.patches.faults.fail(stack.handler_functions["staging"], "lambda:UpdateFunctionCode", "CodeStorageExceededException", "Code storage limit exceeded.")
     outcome = push(stack, tmp_path, "codeupd1", new_version("1.5.0"))
 
     assert_failed(outcome, "StagingDeploymentFailed", "CodeStorageExceededException")
@@ -185,7 +185,7 @@ def test_failing_staging_tests_roll_staging_back(stack: LocalStack, tmp_path: Pa
 
 
 def test_a_failed_rollback_ends_rollback_failed_and_says_where_production_is(stack: LocalStack, tmp_path: Path) -> None:
-    stack.patches.faults.fail(HANDLER_FUNCTIONS["rollback"], "lambda:UpdateAlias", "ServiceException", "Lambda is unavailable.", times=50)
+    stack.patches.faults.fail(stack.handler_functions["rollback"], "lambda:UpdateAlias", "ServiceException", "Lambda is unavailable.", times=50)
     outcome = push(stack, tmp_path, "rbfail01", failing_case("staging", "1.6.1"))
 
     production = outcome.live_before["production"]

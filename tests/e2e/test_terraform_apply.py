@@ -2,15 +2,18 @@
 configured, a plan after a deployment has nothing to change, and destroy finishes in bounded time."""
 
 import json
+import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from e2e.deployments import HANDLER_FUNCTIONS, PREFIX, ROOT, AwsClient, new_version, push
+from e2e.deployments import PREFIX, ROOT, AwsClient, new_version, push
 from local_aws.stack import DEFAULT_VARIABLES, LocalStack
+from tools.package import HANDLERS
 
 DESTROY_LIMIT_SECONDS = 120
 
@@ -37,12 +40,12 @@ def test_apply_creates_the_state_machine_with_the_handlers(stack: LocalStack, aw
     assert "${" not in definition, "a templatefile() placeholder was left in the definition"
     functions = aws("lambda")
     for step in ("validate_code", "run_tests", "staging", "production", "rollback"):
-        assert functions.get_function(FunctionName=HANDLER_FUNCTIONS[step])["Configuration"]["FunctionArn"] in definition, step
+        assert functions.get_function(FunctionName=stack.handler_functions[step])["Configuration"]["FunctionArn"] in definition, step
     assert stack.outputs["notification_topic_arn"] in definition
     assert stack.outputs["deployments_table_name"] in definition
 
 
-def test_apply_creates_the_seven_handlers_with_their_environment(stack: LocalStack, aws: AwsClient) -> None:
+def test_apply_creates_every_handler_with_its_environment(stack: LocalStack, aws: AwsClient) -> None:
     outputs = stack.outputs
     alias = outputs["alias_name"]
     functions = {
@@ -65,16 +68,18 @@ def test_apply_creates_the_seven_handlers_with_their_environment(stack: LocalSta
         "staging": deploy | {"FUNCTION_NAME": outputs["staging_function_name"], "DEPLOYMENT_GROUP": "staging"},
         "production": deploy | {"FUNCTION_NAME": outputs["production_function_name"], "DEPLOYMENT_GROUP": "production"},
         "rollback": functions | {"DEPLOYMENTS_TABLE": outputs["deployments_table_name"]},
-        "waiter": {"STATE_MACHINE_ARN": outputs["state_machine_arn"], "STOP_FUNCTION_NAME": HANDLER_FUNCTIONS["stop_deployment"]},
+        "waiter": {"STATE_MACHINE_ARN": outputs["state_machine_arn"], "STOP_FUNCTION_NAME": stack.handler_functions["stop_deployment"]},
         "stop_deployment": {
             "STATE_MACHINE_ARN": outputs["state_machine_arn"],
-            "ROLLBACK_FUNCTION_NAME": HANDLER_FUNCTIONS["rollback"],
+            "ROLLBACK_FUNCTION_NAME": stack.handler_functions["rollback"],
             "DEPLOYMENTS_TABLE": outputs["deployments_table_name"],
             "NOTIFICATION_TOPIC_ARN": outputs["notification_topic_arn"],
         },
     }
 
-    for step, name in HANDLER_FUNCTIONS.items():
+    assert sorted(stack.handler_functions) == sorted(HANDLERS) == sorted(expected)
+    for step, name in stack.handler_functions.items():
+        assert name.startswith(f"{PREFIX}-"), name
         configuration = aws("lambda").get_function(FunctionName=name)["Configuration"]
         assert configuration["Handler"] == "handler.handler", name
         assert configuration["TracingConfig"] == {"Mode": "Active"}, name
@@ -118,7 +123,37 @@ def test_apply_creates_the_pipeline_source_build_deploy(stack: LocalStack, aws: 
     assert source["configuration"]["S3Bucket"] == stack.outputs["source_bucket_name"]
     assert build["actionTypeId"]["provider"] == "CodeBuild"
     assert deploy["actionTypeId"]["provider"] == "Lambda"
-    assert deploy["configuration"]["FunctionName"] == HANDLER_FUNCTIONS["waiter"]
+    assert deploy["configuration"]["FunctionName"] == stack.handler_functions["waiter"]
+
+
+def readme_resource_counts() -> tuple[int, dict[str, int], str]:
+    """The README's table of what `terraform apply` creates: the total it states, each resource
+    type with its count, and the text after the table (what other variables add)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## What `terraform apply` creates") :]
+    total = re.search(r"(\d+) resources", section)
+    assert total, "the README no longer says how many resources the defaults create"
+    table, after = section.split("\n\n")[2], section.split("\n\n")[3]
+    counts = {name: int(count) for name, count in re.findall(r"`(aws_\w+)` ×(\d+)", table)}
+    return int(total.group(1)), counts, after
+
+
+def managed_resource_type(address: str) -> str | None:
+    """`module.a.aws_s3_bucket.this["x"]` -> aws_s3_bucket; a data source -> None."""
+    parts = re.sub(r"\[[^\]]*\]", "", address).split(".")
+    while parts[0] == "module":
+        parts = parts[2:]
+    return None if parts[0] == "data" else parts[0]
+
+
+def test_the_readme_says_what_apply_creates(stack: LocalStack) -> None:
+    listed = stack.terraform.run("state", "list").stdout.split()
+    created = Counter(kind for kind in map(managed_resource_type, listed) if kind)
+    total, documented, other_variables = readme_resource_counts()
+    assert {name: created[name] for name in documented} == documented
+    # What the e2e stack's own variables add beyond the defaults is named below the table.
+    assert all(f"`{name}`" in other_variables for name in set(created) - set(documented)), sorted(set(created) - set(documented))
+    assert total == sum(documented.values())
 
 
 def test_a_plan_after_a_deployment_has_no_changes(stack: LocalStack, tmp_path: Path) -> None:
