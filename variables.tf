@@ -108,6 +108,11 @@ variable "existing_production_function_name" {
   description = "Name of an existing Lambda function to use as the production application instead of creating one. It must already have an alias named var.alias_name that points to a published version. Null creates the function from build/app.zip."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.existing_production_function_name == null || var.existing_production_function_name != var.existing_staging_function_name
+    error_message = "existing_production_function_name and existing_staging_function_name name the same function: staging and production must be two functions, or a staging deployment would change production."
+  }
 }
 
 variable "test_cases_path" {

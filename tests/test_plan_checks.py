@@ -131,6 +131,11 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "rollback_alarm_with_a_wildcard": ({"production_rollback_alarms": HCL('["latency-*"]')}, "production_rollback_alarms", "without * or ?"),
     "rollback_alarm_twice": ({"production_rollback_alarms": HCL('["latency", "latency"]')}, "production_rollback_alarms", "each alarm once"),
     "rollback_alarm_is_the_error_alarm": ({"production_rollback_alarms": HCL('["sls-cd-production-errors"]')}, "production_rollback_alarms", "each alarm once"),
+    "staging_and_production_one_function": (
+        {"existing_staging_function_name": "my-service", "existing_production_function_name": "my-service"},
+        "existing_production_function_name",
+        "name the same function",
+    ),
     "codecommit_without_repository_name": ({"source_provider": "CodeCommit"}, "repository_name", "needs repository_name"),
     "connection_without_connection_arn": ({"source_provider": "CodeStarSourceConnection", "repository_id": "my-org/my-service"}, "connection_arn", "needs connection_arn"),
     "connection_without_repository_id": ({"source_provider": "CodeStarSourceConnection", "connection_arn": CONNECTION_ARN}, "repository_id", "needs repository_id"),
