@@ -1,5 +1,8 @@
 # The seven platform handlers. Each one has its own log group, role and inline policy; the policy
-# documents below grant each handler only what it touches.
+# documents below grant each handler what it touches for every service (the platform's buckets,
+# table, key and the services' registrations). A service's functions, deployment groups and
+# pipeline it reaches only as that service's access role for it, which it may assume
+# (modules/service/iam.tf).
 
 locals {
   handlers = {
@@ -54,44 +57,34 @@ locals {
   # Built from the names: the handlers' policies name each other, and the functions depend on their policies.
   handler_function_arns = { for name, handler in local.handlers : name => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${handler.function_name}" }
 
-  deploy_handler_environment = {
-    for environment in local.environments : environment => {
-      FUNCTION_NAME              = local.app[environment].function_name
-      ALIAS_NAME                 = var.alias_name
-      CODEDEPLOY_APPLICATION     = aws_codedeploy_app.this.name
-      DEPLOYMENT_GROUP           = aws_codedeploy_deployment_group.environment[environment].deployment_group_name
-      RELEASE_BUCKET             = aws_s3_bucket.this["releases"].id
-      DEPLOYMENTS_TABLE          = aws_dynamodb_table.deployments.name
-      DEPLOYMENT_TIMEOUT_SECONDS = tostring(var.deployment_timeout_seconds)
-      POLL_INTERVAL_SECONDS      = tostring(var.poll_interval_seconds)
-    }
-  }
-
-  # Besides POWERTOOLS_SERVICE_NAME and POWERTOOLS_LOG_LEVEL, which every handler gets.
+  # Besides POWERTOOLS_SERVICE_NAME and POWERTOOLS_LOG_LEVEL, which every handler gets. A handler
+  # learns a deployment's targets from the execution input and checks them against the service's
+  # registration under SERVICES_PARAMETER_PREFIX (modules/service).
   handler_environment = {
     validate_code = {
-      APP_HANDLER     = var.app_handler
-      TEST_CASES_PATH = var.test_cases_path
+      SERVICES_PARAMETER_PREFIX = local.services_parameter_prefix
     }
     run_tests = {
-      APP_HANDLER              = var.app_handler
-      TEST_CASES_PATH          = var.test_cases_path
-      TEST_TIMEOUT_SECONDS     = tostring(var.test_timeout_seconds)
-      STAGING_FUNCTION_NAME    = local.app.staging.function_name
-      PRODUCTION_FUNCTION_NAME = local.app.production.function_name
-      ALIAS_NAME               = var.alias_name
+      SERVICES_PARAMETER_PREFIX = local.services_parameter_prefix
     }
-    staging    = local.deploy_handler_environment.staging
-    production = local.deploy_handler_environment.production
+    staging = {
+      SERVICES_PARAMETER_PREFIX = local.services_parameter_prefix
+      RELEASE_BUCKET            = aws_s3_bucket.this["releases"].id
+      DEPLOYMENTS_TABLE         = aws_dynamodb_table.deployments.name
+    }
+    production = {
+      SERVICES_PARAMETER_PREFIX = local.services_parameter_prefix
+      RELEASE_BUCKET            = aws_s3_bucket.this["releases"].id
+      DEPLOYMENTS_TABLE         = aws_dynamodb_table.deployments.name
+    }
     rollback = {
-      DEPLOYMENTS_TABLE        = aws_dynamodb_table.deployments.name
-      STAGING_FUNCTION_NAME    = local.app.staging.function_name
-      PRODUCTION_FUNCTION_NAME = local.app.production.function_name
-      ALIAS_NAME               = var.alias_name
+      SERVICES_PARAMETER_PREFIX = local.services_parameter_prefix
+      DEPLOYMENTS_TABLE         = aws_dynamodb_table.deployments.name
     }
     waiter = {
-      STATE_MACHINE_ARN  = local.state_machine_arn
-      STOP_FUNCTION_NAME = local.handlers.stop_deployment.function_name
+      SERVICES_PARAMETER_PREFIX = local.services_parameter_prefix
+      STATE_MACHINE_ARN         = local.state_machine_arn
+      STOP_FUNCTION_NAME        = local.handlers.stop_deployment.function_name
     }
     stop_deployment = {
       STATE_MACHINE_ARN      = local.state_machine_arn
@@ -111,13 +104,8 @@ locals {
     stop_deployment = data.aws_iam_policy_document.stop_deployment.json
   }
 
-  artifact_objects_arn  = "${aws_s3_bucket.this["artifacts"].arn}/*"
-  table_arn             = aws_dynamodb_table.deployments.arn
-  codedeploy_arn_prefix = "arn:${local.partition}:codedeploy:${local.region}:${local.account_id}"
-  deployment_group_arns = {
-    for environment, group in aws_codedeploy_deployment_group.environment :
-    environment => "${local.codedeploy_arn_prefix}:deploymentgroup:${aws_codedeploy_app.this.name}/${group.deployment_group_name}"
-  }
+  artifact_objects_arn = "${aws_s3_bucket.this["artifacts"].arn}/*"
+  table_arn            = aws_dynamodb_table.deployments.arn
 }
 
 resource "aws_cloudwatch_log_group" "handler" {
@@ -134,7 +122,7 @@ resource "aws_iam_role" "handler" {
 
   name               = "${each.value.function_name}-role"
   description        = "Execution role of the ${each.value.function_name} function."
-  assume_role_policy = data.aws_iam_policy_document.trust["lambda"].json
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
 resource "aws_iam_role_policy" "handler" {
@@ -155,7 +143,7 @@ resource "aws_lambda_layer_version" "handlers" {
 }
 
 resource "aws_lambda_function" "handler" {
-  #checkov:skip=CKV_AWS_115:Invocations are bounded by the pipeline, which runs one execution at a time (QUEUED); reserving concurrency would only take capacity from the account's unreserved pool.
+  #checkov:skip=CKV_AWS_115:Invocations are bounded by the services' pipelines, each of which runs one execution at a time (QUEUED); reserving concurrency would only take capacity from the account's unreserved pool.
   #checkov:skip=CKV_AWS_116:Step Functions invokes the step handlers synchronously and handles their errors (Retry/Catch). CodePipeline (the waiter) and EventBridge (stop_deployment) invoke asynchronously: Lambda retries a failed invocation twice, both are safe to repeat, and a job left without a result fails at CodePipeline's action timeout.
   #checkov:skip=CKV_AWS_117:The handlers call only public AWS APIs; a VPC would add NAT or endpoints without protecting anything.
   #checkov:skip=CKV_AWS_173:The environment holds resource names and numbers, no secrets; Lambda encrypts it at rest with its service key.
@@ -219,8 +207,11 @@ data "aws_iam_policy_document" "handler_basics" {
   }
 }
 
-# Reading build artifacts: validate_code, run_tests and the deploy handlers.
+# Reading build artifacts and the services' registrations: validate_code, run_tests, the deploy
+# handlers and rollback (the waiter reads the registrations only).
 data "aws_iam_policy_document" "read_artifacts" {
+  source_policy_documents = [data.aws_iam_policy_document.read_registrations.json]
+
   statement {
     sid       = "ReadArtifacts"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
@@ -240,6 +231,27 @@ data "aws_iam_policy_document" "read_artifacts" {
   }
 }
 
+# The registrations are the allow-list: only parameters under the prefix, which modules/service writes.
+data "aws_iam_policy_document" "read_registrations" {
+  statement {
+    sid       = "ReadServiceRegistrations"
+    actions   = ["ssm:GetParameter"]
+    resources = [local.services_parameter_arn]
+  }
+}
+
+# Acting for a service: its module's access role for this handler (modules/service/iam.tf), which
+# trusts this handler's role only.
+data "aws_iam_policy_document" "assume_access" {
+  for_each = toset(["run_tests", "staging", "production", "rollback", "waiter"])
+
+  statement {
+    sid       = "ActForServices"
+    actions   = ["sts:AssumeRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${var.name_prefix}/services/*-${replace(each.key, "_", "-")}-access"]
+  }
+}
+
 data "aws_iam_policy_document" "validate_code" {
   source_policy_documents = [
     data.aws_iam_policy_document.handler_basics["validate_code"].json,
@@ -251,29 +263,26 @@ data "aws_iam_policy_document" "run_tests" {
   source_policy_documents = [
     data.aws_iam_policy_document.handler_basics["run_tests"].json,
     data.aws_iam_policy_document.read_artifacts.json,
+    data.aws_iam_policy_document.assume_access["run_tests"].json,
   ]
-
-  statement {
-    sid       = "InvokeApplicationAliases"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [local.app.staging.alias_arn, local.app.production.alias_arn]
-  }
 }
 
-# The staging and production handlers: each reaches only its own environment.
+# The staging and production handlers: the function, group and release prefix of a service they
+# reach through its access role; here, their environment's release copies and the records.
 data "aws_iam_policy_document" "deploy" {
-  for_each = toset(local.environments)
+  for_each = toset(["staging", "production"])
 
   source_policy_documents = [
     data.aws_iam_policy_document.handler_basics[each.key].json,
     data.aws_iam_policy_document.read_artifacts.json,
+    data.aws_iam_policy_document.assume_access[each.key].json,
   ]
 
-  # UpdateFunctionCode reads the release object with the caller's permissions.
+  # <service>/<environment>/<commit>.zip: the handler writes each service's copy of the artifact.
   statement {
-    sid       = "WriteOwnReleases"
+    sid       = "WriteReleases"
     actions   = ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"]
-    resources = ["${aws_s3_bucket.this["releases"].arn}/${each.key}/*"]
+    resources = ["${aws_s3_bucket.this["releases"].arn}/*/${each.key}/*"]
   }
 
   statement {
@@ -289,44 +298,6 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   statement {
-    sid = "UpdateOwnFunction"
-    actions = [
-      "lambda:GetAlias",
-      "lambda:GetFunction",
-      "lambda:GetFunctionConfiguration",
-      "lambda:UpdateFunctionCode",
-      "lambda:PublishVersion",
-    ]
-    resources = [local.app[each.key].function_arn, "${local.app[each.key].function_arn}:*"]
-  }
-
-  statement {
-    sid       = "DeployThroughOwnGroup"
-    actions   = ["codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup"]
-    resources = [local.deployment_group_arns[each.key]]
-  }
-
-  # A deployment created while the execution was being stopped is stopped at once. The Service
-  # Authorization Reference lists no resource type for StopDeployment: only "*" matches it.
-  statement {
-    sid       = "StopOwnDeployment"
-    actions   = ["codedeploy:StopDeployment"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "ReadOwnDeploymentConfig"
-    actions   = ["codedeploy:GetDeploymentConfig"]
-    resources = ["${local.codedeploy_arn_prefix}:deploymentconfig:${local.deployment_config_names[each.key]}"]
-  }
-
-  statement {
-    sid       = "RegisterRevisions"
-    actions   = ["codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"]
-    resources = ["${local.codedeploy_arn_prefix}:application:${aws_codedeploy_app.this.name}"]
-  }
-
-  statement {
     sid       = "RecordDeployment"
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [local.table_arn]
@@ -334,26 +305,11 @@ data "aws_iam_policy_document" "deploy" {
 }
 
 data "aws_iam_policy_document" "rollback" {
-  source_policy_documents = [data.aws_iam_policy_document.handler_basics["rollback"].json]
-
-  statement {
-    sid       = "RestoreAliases"
-    actions   = ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:UpdateAlias"]
-    resources = flatten([for app in values(local.app) : [app.function_arn, "${app.function_arn}:*"]])
-  }
-
-  statement {
-    sid       = "ReadDeployments"
-    actions   = ["codedeploy:GetDeployment"]
-    resources = values(local.deployment_group_arns)
-  }
-
-  # The Service Authorization Reference lists no resource type for StopDeployment: only "*" matches it.
-  statement {
-    sid       = "StopDeployments"
-    actions   = ["codedeploy:StopDeployment"]
-    resources = ["*"]
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.handler_basics["rollback"].json,
+    data.aws_iam_policy_document.read_registrations.json,
+    data.aws_iam_policy_document.assume_access["rollback"].json,
+  ]
 
   statement {
     sid       = "RecordRollback"
@@ -378,6 +334,8 @@ data "aws_iam_policy_document" "waiter" {
   source_policy_documents = [
     data.aws_iam_policy_document.handler_basics["waiter"].json,
     data.aws_iam_policy_document.execution_data.json,
+    data.aws_iam_policy_document.read_registrations.json,
+    data.aws_iam_policy_document.assume_access["waiter"].json,
   ]
 
   statement {
@@ -390,13 +348,6 @@ data "aws_iam_policy_document" "waiter" {
     sid       = "FollowDeployments"
     actions   = ["states:DescribeExecution"]
     resources = [local.state_machine_executions_arn]
-  }
-
-  # Whether the pipeline run still waits, once it has started the run's deployment.
-  statement {
-    sid       = "ReadPipelineRun"
-    actions   = ["codepipeline:GetPipelineExecution"]
-    resources = ["arn:${local.partition}:codepipeline:${local.region}:${local.account_id}:${local.pipeline_name}"]
   }
 
   # Before failing a job whose execution may still run, it has stop_deployment stop and roll it back.

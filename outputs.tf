@@ -7,16 +7,35 @@ locals {
   }
   console_host = lookup(local.console_hosts, local.partition, null)
   console      = local.console_host == null ? null : "https://${local.console_host}"
+
+  # The service keyed default, which the single-service outputs below describe (null without it).
+  default_service = try(module.service["default"], null)
+
+  pipeline_console_urls = {
+    for key, service in module.service : key => local.console == null ? null : "${local.console}/codesuite/codepipeline/pipelines/${service.pipeline_name}/view?region=${local.region}"
+  }
+}
+
+output "services" {
+  description = "Each service by key: its pipeline (name and console URL), functions, alias, CodeDeploy application, deployment configs, error alarm, source and registration parameter."
+  value = {
+    for key, service in module.service : key => merge(service, { pipeline_console_url = local.pipeline_console_urls[key] })
+  }
+}
+
+output "platform" {
+  description = "What modules/service needs from this platform, for services in other configurations: pass it as the module's platform input."
+  value       = local.platform
 }
 
 output "pipeline_name" {
-  description = "Name of the CodePipeline pipeline."
-  value       = aws_codepipeline.this.name
+  description = "Name of the CodePipeline pipeline of the service keyed default (null without one)."
+  value       = try(local.default_service.pipeline_name, null)
 }
 
 output "pipeline_console_url" {
-  description = "The pipeline in the AWS console."
-  value       = local.console == null ? null : "${local.console}/codesuite/codepipeline/pipelines/${aws_codepipeline.this.name}/view?region=${local.region}"
+  description = "The default service's pipeline in the AWS console."
+  value       = try(local.pipeline_console_urls["default"], null)
 }
 
 output "state_machine_arn" {
@@ -45,28 +64,28 @@ output "artifact_bucket_name" {
 }
 
 output "release_bucket_name" {
-  description = "S3 bucket of the released artifacts, staging/<commit>.zip and production/<commit>.zip."
+  description = "S3 bucket of the released artifacts, <service>/<environment>/<commit>.zip."
   value       = aws_s3_bucket.this["releases"].id
 }
 
 output "source_bucket_name" {
-  description = "S3 bucket to upload the source zip to (S3 source only, otherwise null)."
+  description = "S3 bucket the S3-sourced services' source zips are uploaded to (null when the platform has none)."
   value       = local.source_bucket_name
 }
 
 output "staging_function_name" {
-  description = "Name of the staging application function."
-  value       = local.app.staging.function_name
+  description = "Name of the default service's staging application function."
+  value       = try(local.default_service.functions.staging.function_name, null)
 }
 
 output "production_function_name" {
-  description = "Name of the production application function."
-  value       = local.app.production.function_name
+  description = "Name of the default service's production application function."
+  value       = try(local.default_service.functions.production.function_name, null)
 }
 
 output "alias_name" {
-  description = "Alias that serves each environment's traffic."
-  value       = var.alias_name
+  description = "Alias that serves each environment's traffic in the default service."
+  value       = try(local.default_service.alias_name, null)
 }
 
 output "notification_topic_arn" {
@@ -75,8 +94,8 @@ output "notification_topic_arn" {
 }
 
 output "codedeploy_application_name" {
-  description = "CodeDeploy application that holds the staging and production deployment groups."
-  value       = aws_codedeploy_app.this.name
+  description = "CodeDeploy application of the default service's staging and production deployment groups."
+  value       = try(local.default_service.codedeploy_application_name, null)
 }
 
 output "handler_function_names" {

@@ -8,14 +8,16 @@ locals {
   pipeline_run_ended_states = ["STOPPING", "STOPPED", "SUPERSEDED", "CANCELED", "FAILED"]
 }
 
+# Every service's pipeline is named <name_prefix>-...-pipeline; stop_deployment stops only the
+# executions the waiter started for that pipeline run, so other pipelines' events find nothing.
 resource "aws_cloudwatch_event_rule" "pipeline_run_ended" {
-  name        = "${local.pipeline_name}-run-ended"
-  description = "Stops the deployment of a ${local.pipeline_name} run that was stopped, superseded, canceled or failed."
+  name        = "${var.name_prefix}-pipeline-run-ended"
+  description = "Stops the deployment of a ${var.name_prefix} service's pipeline run that was stopped, superseded, canceled or failed."
   event_pattern = jsonencode({
     source        = ["aws.codepipeline"]
     "detail-type" = ["CodePipeline Pipeline Execution State Change"]
     detail = {
-      pipeline = [local.pipeline_name]
+      pipeline = [{ prefix = "${var.name_prefix}-" }]
       state    = local.pipeline_run_ended_states
     }
   })

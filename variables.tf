@@ -73,108 +73,218 @@ variable "log_retention_days" {
 }
 
 # ---------------------------------------------------------------------------
-# The application being deployed
+# Services
 # ---------------------------------------------------------------------------
 
-variable "app_handler" {
-  description = "Handler of the application functions, module.function inside the artifact (APP_HANDLER of validate_code and run_tests)."
-  type        = string
-  default     = "app.handler"
+variable "services" {
+  description = "The services the platform deploys, by key (modules/service with each entry's settings; docs/services.md describes each field and its default). Null: the one service keyed default that the single-service variables below describe, the sample application with the defaults."
+  type = map(object({
+    app = optional(object({
+      handler                           = optional(string)
+      alias                             = optional(string)
+      initial_package                   = optional(string)
+      existing_staging_function_name    = optional(string)
+      existing_production_function_name = optional(string)
+    }), {})
+    tests = optional(object({
+      cases_path      = optional(string)
+      timeout_seconds = optional(number)
+    }))
+    deployment = optional(object({
+      staging_config        = optional(string)
+      production_config     = optional(string)
+      timeout_seconds       = optional(number)
+      poll_interval_seconds = optional(number)
+    }))
+    production_error_alarm = optional(object({
+      threshold          = optional(number)
+      period_seconds     = optional(number)
+      evaluation_periods = optional(number)
+    }))
+    production_rollback_alarms = optional(list(string))
+    pipeline_source = optional(object({
+      provider        = optional(string)
+      object_key      = optional(string)
+      repository_name = optional(string)
+      connection_arn  = optional(string)
+      repository_id   = optional(string)
+      branch          = optional(string)
+    }))
+    build = optional(object({
+      buildspec_path = optional(string)
+      image          = optional(string)
+    }))
+  }))
+  default = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_./-]+\\.[A-Za-z_][A-Za-z0-9_]*$", var.app_handler))
-    error_message = "app_handler must look like module.function, for example app.handler."
+    condition     = var.services == null || alltrue([for key in keys(coalesce(var.services, {})) : can(regex("^[a-z][a-z0-9-]{0,22}$", key))])
+    error_message = "services: each key must be 1 to 23 lowercase letters, digits or hyphens, starting with a letter; it names the service's executions and resources."
   }
+
+  # One upload to the source bucket must start one pipeline.
+  validation {
+    condition = var.services == null || length(distinct([
+      for key, service in coalesce(var.services, {}) : try(coalesce(service.pipeline_source.object_key, "source.zip"), "source.zip") if try(coalesce(service.pipeline_source.provider, "S3"), "S3") == "S3"
+    ])) == length([for key, service in coalesce(var.services, {}) : key if try(coalesce(service.pipeline_source.provider, "S3"), "S3") == "S3"])
+    error_message = "services: two services with an S3 source have the same pipeline_source.object_key (source.zip when unset); one upload would start both pipelines. Give each its own, e.g. orders/source.zip."
+  }
+
+  validation {
+    condition = var.services == null || alltrue([for value in [
+      var.app_handler, var.alias_name, var.existing_staging_function_name, var.existing_production_function_name, var.test_cases_path, var.test_timeout_seconds,
+      var.staging_deployment_config, var.production_deployment_config, var.deployment_timeout_seconds, var.poll_interval_seconds, var.production_error_alarm,
+      var.production_rollback_alarms, var.source_provider, var.source_object_key, var.repository_name, var.connection_arn, var.repository_id, var.branch,
+      var.buildspec_path, var.codebuild_image,
+    ] : value == null])
+    error_message = "services is set, and so is a single-service variable (app_handler, alias_name, existing_*_function_name, test_*, *_deployment_config, deployment_timeout_seconds, poll_interval_seconds, production_error_alarm, production_rollback_alarms, source_*, repository_*, connection_arn, branch, buildspec_path or codebuild_image), which only describes the service keyed default while services is null: move its value into services.default."
+  }
+}
+
+variable "create_source_bucket" {
+  description = "Create the S3 source bucket even when no service of var.services takes its source from S3: for services of other configurations (modules/service) that do."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+# ---------------------------------------------------------------------------
+# The single service of earlier releases (used while services is null)
+# ---------------------------------------------------------------------------
+#
+# Each of these sets one field of the service keyed default; null takes the module's default
+# (modules/service/variables.tf, shown in brackets).
+
+variable "app_handler" {
+  description = "Handler of the application functions, module.function inside the artifact (services.<key>.app.handler) [app.handler]."
+  type        = string
+  default     = null
 }
 
 variable "alias_name" {
-  description = "Alias that serves the application's traffic in each environment; CodeDeploy shifts it between versions."
+  description = "Alias that serves the application's traffic in each environment (services.<key>.app.alias) [live]."
   type        = string
-  default     = "live"
-
-  validation {
-    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,127}$", var.alias_name))
-    error_message = "alias_name must start with a letter and hold at most 128 letters, digits, hyphens or underscores."
-  }
+  default     = null
 }
 
 variable "existing_staging_function_name" {
-  description = "Name of an existing Lambda function to use as the staging application instead of creating one. It must already have an alias named var.alias_name that points to a published version. Null creates the function from build/app.zip."
+  description = "Existing Lambda function to use as the staging application instead of creating one; it must have the alias, on a published version (services.<key>.app.existing_staging_function_name) [null: created]."
   type        = string
   default     = null
 }
 
 variable "existing_production_function_name" {
-  description = "Name of an existing Lambda function to use as the production application instead of creating one. It must already have an alias named var.alias_name that points to a published version. Null creates the function from build/app.zip."
+  description = "Existing Lambda function to use as the production application instead of creating one; it must have the alias, on a published version (services.<key>.app.existing_production_function_name) [null: created]."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.existing_production_function_name == null || var.existing_production_function_name != var.existing_staging_function_name
-    error_message = "existing_production_function_name and existing_staging_function_name name the same function: staging and production must be two functions, or a staging deployment would change production."
-  }
 }
 
 variable "test_cases_path" {
-  description = "Path of the declared test cases inside the artifact (TEST_CASES_PATH of run_tests)."
+  description = "Path of the declared test cases inside the artifact (services.<key>.tests.cases_path) [test_cases.json]."
   type        = string
-  default     = "test_cases.json"
+  default     = null
 }
 
 variable "test_timeout_seconds" {
-  description = "Time limit of one test case (TEST_TIMEOUT_SECONDS of run_tests)."
+  description = "Time limit of one test case (services.<key>.tests.timeout_seconds) [30]."
   type        = number
-  default     = 30
-
-  validation {
-    condition     = var.test_timeout_seconds >= 1 && var.test_timeout_seconds <= 840
-    error_message = "test_timeout_seconds must be between 1 and 840, below the 900-second limit of the run_tests function."
-  }
-}
-
-# ---------------------------------------------------------------------------
-# Deployments
-# ---------------------------------------------------------------------------
-
-locals {
-  # The predefined deployment configurations of the Lambda compute platform.
-  predefined_deployment_configs = [
-    "CodeDeployDefault.LambdaAllAtOnce",
-    "CodeDeployDefault.LambdaCanary10Percent5Minutes",
-    "CodeDeployDefault.LambdaCanary10Percent10Minutes",
-    "CodeDeployDefault.LambdaCanary10Percent15Minutes",
-    "CodeDeployDefault.LambdaCanary10Percent30Minutes",
-    "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
-    "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
-    "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
-    "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
-  ]
+  default     = null
 }
 
 variable "staging_deployment_config" {
-  description = "CodeDeploy deployment configuration of the staging deployment group: a predefined CodeDeployDefault.Lambda* configuration or a key of custom_deployment_configs."
+  description = "Deployment configuration of the staging group: predefined or a key of custom_deployment_configs (services.<key>.deployment.staging_config) [CodeDeployDefault.LambdaAllAtOnce]."
   type        = string
-  default     = "CodeDeployDefault.LambdaAllAtOnce"
-
-  validation {
-    condition     = contains(local.predefined_deployment_configs, var.staging_deployment_config) || contains(keys(var.custom_deployment_configs), var.staging_deployment_config)
-    error_message = "staging_deployment_config must be a predefined configuration (CodeDeployDefault.LambdaAllAtOnce, CodeDeployDefault.LambdaCanary10Percent5Minutes, CodeDeployDefault.LambdaCanary10Percent10Minutes, CodeDeployDefault.LambdaCanary10Percent15Minutes, CodeDeployDefault.LambdaCanary10Percent30Minutes, CodeDeployDefault.LambdaLinear10PercentEvery1Minute, CodeDeployDefault.LambdaLinear10PercentEvery2Minutes, CodeDeployDefault.LambdaLinear10PercentEvery3Minutes or CodeDeployDefault.LambdaLinear10PercentEvery10Minutes) or a key of custom_deployment_configs. For another shape, add one there, e.g. custom_deployment_configs = { canary-25-15 = { type = \"TimeBasedCanary\", percentage = 25, interval_minutes = 15 } }, and set this variable to its key."
-  }
+  default     = null
 }
 
 variable "production_deployment_config" {
-  description = "CodeDeploy deployment configuration of the production deployment group: a predefined CodeDeployDefault.Lambda* configuration or a key of custom_deployment_configs."
+  description = "Deployment configuration of the production group: predefined or a key of custom_deployment_configs (services.<key>.deployment.production_config) [CodeDeployDefault.LambdaCanary10Percent5Minutes]."
   type        = string
-  default     = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
-
-  validation {
-    condition     = contains(local.predefined_deployment_configs, var.production_deployment_config) || contains(keys(var.custom_deployment_configs), var.production_deployment_config)
-    error_message = "production_deployment_config must be a predefined configuration (CodeDeployDefault.LambdaAllAtOnce, CodeDeployDefault.LambdaCanary10Percent5Minutes, CodeDeployDefault.LambdaCanary10Percent10Minutes, CodeDeployDefault.LambdaCanary10Percent15Minutes, CodeDeployDefault.LambdaCanary10Percent30Minutes, CodeDeployDefault.LambdaLinear10PercentEvery1Minute, CodeDeployDefault.LambdaLinear10PercentEvery2Minutes, CodeDeployDefault.LambdaLinear10PercentEvery3Minutes or CodeDeployDefault.LambdaLinear10PercentEvery10Minutes) or a key of custom_deployment_configs. For another shape, add one there, e.g. custom_deployment_configs = { canary-25-15 = { type = \"TimeBasedCanary\", percentage = 25, interval_minutes = 15 } }, and set this variable to its key."
-  }
+  default     = null
 }
 
+variable "deployment_timeout_seconds" {
+  description = "How long a deployment may run past its traffic shift before it is rolled back (services.<key>.deployment.timeout_seconds) [1800]."
+  type        = number
+  default     = null
+}
+
+variable "poll_interval_seconds" {
+  description = "Seconds between two checks of a deployment still running past its traffic shift (services.<key>.deployment.poll_interval_seconds) [5]."
+  type        = number
+  default     = null
+}
+
+variable "production_error_alarm" {
+  description = "The production error alarm: threshold, period_seconds, evaluation_periods (services.<key>.production_error_alarm) [1, 60, 1]."
+  type = object({
+    threshold          = optional(number)
+    period_seconds     = optional(number)
+    evaluation_periods = optional(number)
+  })
+  default = null
+}
+
+variable "production_rollback_alarms" {
+  description = "Alarms of your own that also stop and roll back a production deployment (services.<key>.production_rollback_alarms) [none]."
+  type        = list(string)
+  default     = null
+}
+
+variable "source_provider" {
+  description = "Where the pipeline takes the source from: S3, CodeCommit or CodeStarSourceConnection (services.<key>.pipeline_source.provider) [S3]."
+  type        = string
+  default     = null
+}
+
+variable "source_object_key" {
+  description = "S3 source: key of the zip in the source bucket (services.<key>.pipeline_source.object_key) [source.zip]."
+  type        = string
+  default     = null
+}
+
+variable "repository_name" {
+  description = "CodeCommit source: name of the repository (services.<key>.pipeline_source.repository_name)."
+  type        = string
+  default     = null
+}
+
+variable "connection_arn" {
+  description = "CodeStarSourceConnection source: ARN of an AVAILABLE CodeConnections connection (services.<key>.pipeline_source.connection_arn)."
+  type        = string
+  default     = null
+}
+
+variable "repository_id" {
+  description = "CodeStarSourceConnection source: repository as owner/name (services.<key>.pipeline_source.repository_id)."
+  type        = string
+  default     = null
+}
+
+variable "branch" {
+  description = "CodeCommit and CodeStarSourceConnection sources: branch whose pushes start the pipeline (services.<key>.pipeline_source.branch) [main]."
+  type        = string
+  default     = null
+}
+
+variable "buildspec_path" {
+  description = "Path, inside the source, of the buildspec (services.<key>.build.buildspec_path) [app/buildspec.yml]."
+  type        = string
+  default     = null
+}
+
+variable "codebuild_image" {
+  description = "CodeBuild image that runs the buildspec (services.<key>.build.image) [aws/codebuild/amazonlinux-x86_64-standard:5.0]."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------------------
+# Deployments and notifications
+# ---------------------------------------------------------------------------
+
 variable "custom_deployment_configs" {
-  description = "Deployment configurations of your own, by key, each created as <name_prefix>-<key>; staging_deployment_config and production_deployment_config name one by its key. TimeBasedCanary shifts percentage % of the traffic, then the rest interval_minutes later; TimeBasedLinear shifts percentage % more every interval_minutes. Terraform replaces a changed configuration, and CodeDeploy refuses to delete one a group uses: to change one in use, add the new shape under a new key, point the group at it and remove the old key, in one apply."
+  description = "Deployment configurations of your own, by key, each created as <name_prefix>-<key>; a service names one by its key in deployment.staging_config or deployment.production_config. TimeBasedCanary shifts percentage % of the traffic, then the rest interval_minutes later; TimeBasedLinear shifts percentage % more every interval_minutes. Terraform replaces a changed configuration, and CodeDeploy refuses to delete one a group uses: to change one in use, add the new shape under a new key, point the group at it and remove the old key, in one apply."
   type = map(object({
     type             = string
     percentage       = number
@@ -213,81 +323,6 @@ variable "custom_deployment_configs" {
   }
 }
 
-variable "deployment_timeout_seconds" {
-  description = "How long a deployment may run after its traffic shift should have ended before the state machine gives up and rolls back (DEPLOYMENT_TIMEOUT_SECONDS)."
-  type        = number
-  default     = 1800
-
-  validation {
-    condition     = var.deployment_timeout_seconds >= 60 && var.deployment_timeout_seconds <= 86400
-    error_message = "deployment_timeout_seconds must be between 60 and 86400."
-  }
-}
-
-variable "poll_interval_seconds" {
-  description = "Seconds between two checks of a CodeDeploy deployment still running after its traffic shift time (POLL_INTERVAL_SECONDS). The first check comes when the shift should end, so this bounds how late a finished deployment is noticed."
-  type        = number
-  default     = 5
-
-  validation {
-    condition     = var.poll_interval_seconds >= 1 && var.poll_interval_seconds <= 300
-    error_message = "poll_interval_seconds must be between 1 and 300."
-  }
-}
-
-variable "production_error_alarm" {
-  description = "The alarm on the production alias's Errors that stops and rolls back a production deployment: it goes off when the errors of evaluation_periods consecutive periods of period_seconds each reach threshold."
-  type = object({
-    threshold          = optional(number, 1)
-    period_seconds     = optional(number, 60)
-    evaluation_periods = optional(number, 1)
-  })
-  default  = {}
-  nullable = false
-
-  validation {
-    condition     = var.production_error_alarm.threshold > 0
-    error_message = "production_error_alarm.threshold must be greater than 0: the alarm compares the Sum of errors with GreaterThanOrEqualToThreshold, so 0 would go off in every period the function runs."
-  }
-
-  validation {
-    condition     = var.production_error_alarm.period_seconds >= 60 && var.production_error_alarm.period_seconds % 60 == 0
-    error_message = "production_error_alarm.period_seconds must be a multiple of 60. CloudWatch alarms also take 10, 20 and 30, but only on high-resolution metrics, and Lambda publishes Errors once a minute."
-  }
-
-  validation {
-    condition     = var.production_error_alarm.evaluation_periods >= 1 && floor(var.production_error_alarm.evaluation_periods) == var.production_error_alarm.evaluation_periods
-    error_message = "production_error_alarm.evaluation_periods must be a whole number of at least 1."
-  }
-
-  validation {
-    condition     = var.production_error_alarm.period_seconds * var.production_error_alarm.evaluation_periods <= (var.production_error_alarm.period_seconds < 3600 ? 86400 : 604800)
-    error_message = "production_error_alarm: period_seconds × evaluation_periods may be at most 86400 (one day) when period_seconds is under 3600, and 604800 (seven days) otherwise, CloudWatch's limits."
-  }
-}
-
-variable "production_rollback_alarms" {
-  description = "Names of CloudWatch alarms of your own in this account and Region (e.g. on the production alias's Duration) that also stop and roll back a production deployment, next to the error alarm."
-  type        = list(string)
-  default     = []
-  nullable    = false
-
-  validation {
-    condition     = length(var.production_rollback_alarms) <= 9
-    error_message = "production_rollback_alarms may name at most 9 alarms: CodeDeploy allows 10 per deployment group, and <name_prefix>-production-errors is one of them."
-  }
-
-  validation {
-    condition     = alltrue([for name in var.production_rollback_alarms : length(name) >= 1 && length(name) <= 255 && !can(regex("[*?]", name))])
-    error_message = "production_rollback_alarms: each name must be 1 to 255 characters without * or ?, which would be wildcards in the ARNs the CodeDeploy role may describe."
-  }
-
-  validation {
-    condition     = length(distinct(var.production_rollback_alarms)) == length(var.production_rollback_alarms) && !contains(var.production_rollback_alarms, "${var.name_prefix}-production-errors")
-    error_message = "production_rollback_alarms must name each alarm once, and not <name_prefix>-production-errors, which the production deployment group always has."
-  }
-}
-
 variable "notification_email" {
   description = "E-mail address subscribed to the deployment notifications (AWS sends a confirmation message first). Null subscribes nobody."
   type        = string
@@ -306,93 +341,6 @@ variable "table_deletion_protection" {
 }
 
 # ---------------------------------------------------------------------------
-# Pipeline source
-# ---------------------------------------------------------------------------
-
-variable "source_provider" {
-  description = "Where the pipeline takes the source from: S3 (a bucket created here), CodeCommit or CodeStarSourceConnection (GitHub, GitLab, Bitbucket through a CodeConnections connection)."
-  type        = string
-  default     = "S3"
-
-  validation {
-    condition     = contains(["S3", "CodeCommit", "CodeStarSourceConnection"], var.source_provider)
-    error_message = "source_provider must be S3, CodeCommit or CodeStarSourceConnection."
-  }
-}
-
-variable "source_object_key" {
-  description = "S3 source: key of the zip in the source bucket; uploading a new version starts the pipeline."
-  type        = string
-  default     = "source.zip"
-
-  validation {
-    condition     = length(trimspace(var.source_object_key)) > 0
-    error_message = "source_object_key must not be empty."
-  }
-}
-
-variable "repository_name" {
-  description = "CodeCommit source: name of the repository (required when source_provider is CodeCommit)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.source_provider != "CodeCommit" || var.repository_name != null
-    error_message = "source_provider CodeCommit needs repository_name: set it to the name of the CodeCommit repository whose branch deploys."
-  }
-}
-
-variable "connection_arn" {
-  description = "CodeStarSourceConnection source: ARN of an AVAILABLE CodeConnections (CodeStar Connections) connection (required when source_provider is CodeStarSourceConnection)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.connection_arn == null || can(regex("^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/.+$", var.connection_arn))
-    error_message = "connection_arn must be the ARN of a CodeConnections or CodeStar Connections connection."
-  }
-
-  validation {
-    condition     = var.source_provider != "CodeStarSourceConnection" || var.connection_arn != null
-    error_message = "source_provider CodeStarSourceConnection needs connection_arn: set it to the ARN of an AVAILABLE CodeConnections connection, arn:aws:codeconnections:<region>:<account>:connection/<id>."
-  }
-}
-
-variable "repository_id" {
-  description = "CodeStarSourceConnection source: repository as owner/name (required when source_provider is CodeStarSourceConnection)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.repository_id == null || can(regex("^[^/\\s]+/[^/\\s]+$", var.repository_id))
-    error_message = "repository_id must look like owner/repository."
-  }
-
-  validation {
-    condition     = var.source_provider != "CodeStarSourceConnection" || var.repository_id != null
-    error_message = "source_provider CodeStarSourceConnection needs repository_id: set it to the repository as owner/repository, e.g. my-org/my-service."
-  }
-}
-
-variable "branch" {
-  description = "CodeCommit and CodeStarSourceConnection sources: branch whose pushes start the pipeline."
-  type        = string
-  default     = "main"
-}
-
-variable "buildspec_path" {
-  description = "Path, inside the source, of the buildspec that tests the application and assembles its Lambda deployment package."
-  type        = string
-  default     = "app/buildspec.yml"
-}
-
-variable "codebuild_image" {
-  description = "CodeBuild image that runs the buildspec. An image whose name contains aarch64 runs on an ARM container."
-  type        = string
-  default     = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
-}
-
-# ---------------------------------------------------------------------------
 # Retention
 # ---------------------------------------------------------------------------
 
@@ -408,7 +356,7 @@ variable "artifact_retention_days" {
 }
 
 variable "release_retention_days" {
-  description = "Days the release bucket keeps the artifact promoted to each environment (<environment>/<commit>.zip)."
+  description = "Days the release bucket keeps the artifact promoted to each environment (<service>/<environment>/<commit>.zip)."
   type        = number
   default     = 365
 

@@ -1,15 +1,18 @@
 """`make demo`: the whole platform on a local AWS, no AWS account needed.
 
-    python -m local_aws.demo                   # the sample app, two commits
+    python -m local_aws.demo                   # two services, three commits
     python -m local_aws.demo --app DIR [--keep]  # your application, one commit
 
 1. start the local AWS (moto on 127.0.0.1 with local_aws.compat) and `terraform apply` this
    repository's configuration to it, from a copy in .local-aws/terraform/ with a generated
    endpoint override (the repository's own files are not touched);
-2. push commit 1 (the sample app at version 1.1.0) through the pipeline Terraform defined:
-   promoted to staging, then to production with a 10% canary for 5 minutes;
-3. push commit 2 (version 1.2.0 with a staging test it fails): rolled back;
-   or, with --app DIR, push DIR as the app/ folder of one commit (see APP_LAYOUT);
+2. push a first commit of each of the two services at the same time, each through its own
+   pipeline Terraform defined: the sample app (service default) at version 1.1.0, promoted to
+   staging, then to production with a 10% canary for 5 minutes; examples/clock (service clock),
+   whose production shifts 50% a minute;
+3. push commit 2 of the sample app (version 1.2.0 with a staging test it fails): rolled back, the
+   clock untouched; or, with --app DIR, push DIR as the app/ folder of one commit of the sample
+   app's service (see APP_LAYOUT);
 4. print for each push the pipeline's actions, the deployment config of each environment and what
    it means at the local clock, the execution's states (those on the failure path marked so), its
    error and cause, and the outcome in a sentence ("deployed: staging 2 → 3, production 2 → 3");
@@ -71,10 +74,14 @@ def with_staging_case(text: str) -> str:
     return json.dumps(cases, indent=2)
 
 
-COMMITS = [
-    ("commit 1: version 1.1.0", "c0ffee1", version("1.1.0")),
-    ("commit 2: version 1.2.0 with a staging test it fails", "badf00d", version("1.2.0") | {"test_cases.json": with_staging_case}),
+DEFAULT_SERVICE = "default"
+# (title, service, commit, edits): the first commit of each service, pushed at the same time, then
+# a second commit of the sample application that fails in staging.
+FIRST_COMMITS = [
+    ("service default, commit 1: the sample app at version 1.1.0", DEFAULT_SERVICE, "c0ffee1", version("1.1.0")),
+    ("service clock, commit 1: the clock at version 1.1.0, at the same time", "clock", "cl0ck01", version("1.1.0")),
 ]
+SECOND_COMMIT = ("service default, commit 2: version 1.2.0 with a staging test it fails", DEFAULT_SERVICE, "badf00d", version("1.2.0") | {"test_cases.json": with_staging_case})
 
 
 # --- the application directory of --app ----------------------------------------------------------
@@ -257,24 +264,53 @@ class Pushed:
     outcome: str
 
 
-def push_and_print(stack: "LocalStack", out: TextIO, title: str, source: Path, commit_id: str, pictures: Path = OUT) -> Pushed:
-    """Push the files of `source` through the pipeline as `commit_id`, print what happened and
-    draw the execution's path in `pictures`/<execution>.svg."""
+def push_and_print(stack: "LocalStack", out: TextIO, title: str, source: Path, commit_id: str, pictures: Path = OUT, service: str = DEFAULT_SERVICE) -> Pushed:
+    """Push the files of `source` through the service's pipeline as `commit_id`, print what
+    happened and draw the execution's path in `pictures`/<execution>.svg."""
+    return push_together(stack, out, [(title, source, commit_id, service)], pictures)[0]
+
+
+def push_together(stack: "LocalStack", out: TextIO, pushes: list[tuple[str, Path, str, str]], pictures: Path = OUT) -> list[Pushed]:
+    """Each (title, source, commit, service) pushed at the same time, each through its service's
+    pipeline; then what happened to each, printed in order."""
+    import threading
+
+    started, results = time.monotonic(), []
+    before = [stack.live_versions(service) for _, _, _, service in pushes]
+    runs: list[Any] = [None] * len(pushes)
+    errors: list[BaseException] = []
+
+    def push(index: int, source: Path, commit_id: str, service: str) -> None:
+        try:
+            runs[index] = (stack.push(source, commit_id, service), time.monotonic() - started)
+        except BaseException as error:  # noqa: BLE001 - raised below, in the caller's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=push, args=(index, source, commit, service)) for index, (_, source, commit, service) in enumerate(pushes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    for (title, _, commit_id, service), live_before, (run, seconds) in zip(pushes, before, runs, strict=True):
+        results.append(print_push(stack, out, f"{title} ({seconds:.1f} s)", run, commit_id, service, live_before, pictures))
+    return results
+
+
+def print_push(stack: "LocalStack", out: TextIO, title: str, run: "PipelineRun", commit_id: str, service: str, live_before: dict[str, str], pictures: Path) -> Pushed:
     from local_aws.picture import render
 
-    live_before = stack.live_versions()
-    started = time.monotonic()
-    run = stack.push(source, commit_id)
-    print(f"\n== {title} ({time.monotonic() - started:.1f} s)", file=out)
+    print(f"\n== {title}", file=out)
     for action in run.actions:
         print(f"   pipeline {action.stage:<7} {action.status:<10} {indented(shorten(action.summary), ' ' * 31)}", file=out)
     execution = stack.execution(run)
-    live_after = stack.live_versions()
+    live_after = stack.live_versions(service)
     record: dict[str, Any] = {}
     if execution is None:
         outcome = no_execution_sentence(run, live_after)
     else:
-        for environment, config in stack.deployment_configs().items():
+        for environment, config in stack.deployment_configs(service).items():
             meaning = config_meaning(config.get("trafficRoutingConfig") or {}, stack.speedup)
             print(f"   {environment + ':':<11} {config['deploymentConfigName']} ({meaning})", file=out)
         print(f"   execution {execution['name']}: {execution['status']}", file=out)
@@ -297,13 +333,16 @@ def push_and_print(stack: "LocalStack", out: TextIO, title: str, source: Path, c
 
 
 def push_sample_commits(stack: "LocalStack", out: TextIO, pictures: Path = OUT) -> list[Pushed]:
-    """The two commits of the sample app in COMMITS."""
-    from local_aws.stack import app_commit
+    """The commits of FIRST_COMMITS at the same time, one per service, then SECOND_COMMIT."""
+    from local_aws.stack import SERVICE_APPS, app_commit
 
-    pushed = []
-    for title, commit, edits in COMMITS:
-        with tempfile.TemporaryDirectory() as folder:
-            pushed.append(push_and_print(stack, out, title, app_commit(Path(folder), edits), commit, pictures))
+    with tempfile.TemporaryDirectory() as folder:
+        pushes = [(title, app_commit(Path(folder) / service, edits, app=SERVICE_APPS[service]), commit, service) for title, service, commit, edits in FIRST_COMMITS]
+        pushed = push_together(stack, out, pushes, pictures)
+        title, service, commit, edits = SECOND_COMMIT
+        pushed += push_together(stack, out, [(title, app_commit(Path(folder) / commit, edits, app=SERVICE_APPS[service]), commit, service)], pictures)
+    for service in SERVICE_APPS:
+        print(f"\n{service}: live now {versions_text(stack.live_versions(service))}", file=out)
     return pushed
 
 
@@ -368,7 +407,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(str(error))
         try:
             print(f"terraform apply: {stack.seconds['apply']:.1f} s (init {stack.seconds['init']:.1f} s)", file=out)
-            print(f"live before: {versions_text(stack.live_versions())}", file=out, flush=True)
+            for service in stack.outputs["services"]:
+                print(f"{service}: live before {versions_text(stack.live_versions(service))}", file=out, flush=True)
             if arguments.app:
                 push_own_app(stack, arguments.app, out)
             else:

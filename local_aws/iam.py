@@ -7,10 +7,15 @@ request leaves botocore, while a function runs (see `acting_as`):
 
 - checked: the IAM action of every call, for every service (explicit Deny wins, then any Allow);
   the resource, for calls that name it: S3 objects and buckets, Lambda functions (with qualifier),
-  DynamoDB tables, Step Functions state machines and executions, SNS topics, CodeDeploy deployment
-  groups and configs; other calls (e.g. codedeploy:GetDeployment, which names only a deployment id) match on the action alone, whatever Resource the statement scopes it to;
-- not checked: conditions, resource-based policies (bucket, key and function policies),
-  permission boundaries and SCPs, and KMS use behind S3, DynamoDB or SNS.
+  DynamoDB tables, Step Functions state machines and executions, SNS topics, SSM parameters,
+  CodeDeploy deployment groups and configs; other calls (e.g. codedeploy:GetDeployment, which names only a deployment id) match on the action alone, whatever Resource the statement scopes it to;
+- a call signed with credentials of a role the function assumed (sts:AssumeRole) is checked
+  against that role's policies instead; an AssumeRole call itself also needs the target role's
+  trust policy to name the caller's role (or its account) as an AWS principal, which moto's STS
+  never checks;
+- not checked: conditions, resource-based policies (bucket, key and function policies; of a
+  trust policy, only its AWS principals), permission boundaries and SCPs, and KMS use behind S3,
+  DynamoDB or SNS.
 A denied call raises the ClientError AWS would: AccessDenied / AccessDeniedException.
 """
 
@@ -34,7 +39,7 @@ ACTION_NAMES = {
     ("lambda", "Invoke"): "InvokeFunction",
     ("lambda", "ListVersionsByFunction"): "ListVersionsByFunction",
 }
-ACCESS_DENIED_CODES = {"s3": "AccessDenied"}
+ACCESS_DENIED_CODES = {"s3": "AccessDenied", "sts": "AccessDenied"}
 # Calls AWS answers whatever the policies say ("no permissions are required").
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
 
@@ -133,12 +138,62 @@ def resources_of(client: Any, operation: str, params: dict[str, Any], account: s
                 return [str(params[key])]
     if prefix == "sns" and "TopicArn" in params:
         return [str(params["TopicArn"])]
+    if prefix == "sts" and "RoleArn" in params:
+        return [str(params["RoleArn"])]
+    if prefix == "ssm" and "Name" in params:
+        # A parameter's ARN: arn:...:parameter/a/b for the name /a/b, arn:...:parameter/x for x.
+        name = str(params["Name"])
+        return [name if name.startswith("arn:") else f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"]
     if prefix == "codedeploy":
         if "deploymentGroupName" in params and "applicationName" in params:
             return [f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{params['applicationName']}/{params['deploymentGroupName']}"]
         if "deploymentConfigName" in params:
             return [f"arn:aws:codedeploy:{region}:{account}:deploymentconfig:{params['deploymentConfigName']}"]
     return []
+
+
+def signing_identity(client: Any, fallback: Identity) -> Identity:
+    """The identity whose credentials sign the client's calls: a role assumed through the local
+    STS (with that role's policies now), else `fallback`, the function's own."""
+    from moto.iam.models import get_account_id_from, iam_backends
+    from moto.sts.models import sts_backends
+
+    credentials = client._request_signer._credentials
+    if credentials is None:
+        return fallback
+    key = credentials.get_frozen_credentials().access_key
+    assumed = sts_backends[get_account_id_from(key)]["global"].get_assumed_role_from_access_key(key)
+    if assumed is None or assumed.role_arn == fallback.role_arn:
+        return fallback
+    account = assumed.role_arn.split(":")[4]
+    return Identity(assumed.role_arn, assumed.session_name, role_policies(iam_backends[account]["global"], assumed.role_arn))
+
+
+def trusts(role_arn: str, caller: Identity) -> bool:
+    """Whether the trust policy of `role_arn` lets `caller`'s role assume it: an Allow of
+    sts:AssumeRole whose AWS principals name that role or its account (no Deny naming it)."""
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+
+    account = role_arn.split(":")[4]
+    try:
+        role = iam_backends[account]["global"].get_role_by_arn(role_arn)
+    except NotFoundException:
+        return False
+    document = json.loads(unquote(role.assume_role_policy_document))
+    caller_account = caller.role_arn.split(":")[4]
+    names = {caller.role_arn, f"arn:aws:iam::{caller_account}:root", caller_account}
+    allowed = False
+    for statement in as_list(document.get("Statement", [])):
+        if not any(matches(pattern, "sts:AssumeRole", case_sensitive=False) for pattern in as_list(statement.get("Action", []))):
+            continue
+        principal = statement.get("Principal") or {}
+        principals = set(as_list(principal.get("AWS", []))) if isinstance(principal, dict) else {principal}
+        if principals & names or "*" in principals:
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
 
 
 def denied(client: Any, operation: str, action: str, resource: str, identity: Identity) -> ClientError:
@@ -155,13 +210,20 @@ def patch_botocore() -> Callable[[], None]:
     original = BaseClient._make_api_call
 
     def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        identity = current()
-        if identity is not None:
+        function = current()
+        if function is not None:
+            identity = signing_identity(client, function)
             account = identity.role_arn.split(":")[4]
             action = action_of(client, operation)
             resources = resources_of(client, operation, params, account)
             if action not in ALWAYS_ALLOWED and decision(identity.policies, action, resources) != "Allow":
                 raise denied(client, operation, action, resources[0] if resources else "*", identity)
+            if action == "sts:AssumeRole" and not trusts(str(params.get("RoleArn")), identity):
+                error = denied(client, operation, action, str(params.get("RoleArn")), identity)
+                error.response["Error"]["Message"] = (
+                    f"User: {identity.principal} is not authorized to perform: sts:AssumeRole on resource: {params.get('RoleArn')}: its trust policy does not name {identity.role_arn}"
+                )
+                raise error
         return original(client, operation, params)
 
     BaseClient._make_api_call = make_api_call

@@ -62,40 +62,65 @@ def edges(definition: dict[str, Any]) -> dict[tuple[str, str], bool]:
     return found
 
 
-def layout(definition: dict[str, Any]) -> dict[str, tuple[int, int]]:
-    """(column, row) of every state."""
+def predecessors(definition: dict[str, Any]) -> dict[str, set[str]]:
+    """The states each state is entered from."""
+    found: dict[str, set[str]] = {name: set() for name in definition["States"]}
+    for source, target in edges(definition):
+        found[target].add(source)
+    return found
+
+
+def arrangement(definition: dict[str, Any]) -> tuple[dict[str, tuple[int, int]], int]:
+    """(column, row) of every state, and the row of the shared failure tail.
+
+    The happy path runs down column 0. The states it branches to (a Wait to check again, the Pass that
+    names a failure) stand in column 1, one to a row: the first beside the state that leads to it, any
+    further ones (a Task catching several errors) in rows of their own below it, before the next state
+    of the happy path, so that they fan out from one trunk. A state entered only from one of them (a Pass
+    that goes on naming the failure) stands under it. Nothing else stands left of the tail, so every state
+    of column 1 reaches the tail's lanes, right of it, in a straight line."""
     states = definition["States"]
     happy = main_path(definition)
-    place = {name: (0, row) for row, name in enumerate(happy)}
-    # Loops (wait and check again) go in column 1 beside the state they return to.
-    for row, name in enumerate(happy):
-        for target, _ in successors(states[name]):
-            if target not in place and states[target]["Type"] == "Wait":
-                place[target] = (1, row)
-    # The state that names each failure, beside the first state that leads to it.
-    column_of_row: dict[int, int] = {}
-    for row, name in enumerate(happy):
-        for target, _ in successors(states[name]):
-            if target not in place and states[target]["Type"] == "Pass":
-                column = column_of_row.get(row, 1 if (1, row) not in place.values() else 2)
-                place[target] = (column, row)
-                column_of_row[row] = column + 1
-    # The shared tail (rollback, notify, record, route) below the happy path, then the Fail states.
-    row = len(happy) + 1
+    entered_from = predecessors(definition)
+    place: dict[str, tuple[int, int]] = {}
+    row = 0
+    for name in happy:
+        place[name] = (0, row)
+        side_row = row
+        # Loops first, so that the check a Wait returns to stays right above it.
+        targets = [target for target, _ in successors(states[name]) if target not in happy and states[target]["Type"] in ("Wait", "Pass")]
+        for target in sorted(dict.fromkeys(targets), key=lambda target: states[target]["Type"] != "Wait"):
+            chain = [] if target in place else [target]
+            while chain and (following := states[chain[-1]].get("Next")) in states and following not in place and following not in happy and following not in chain:
+                if states[following]["Type"] == "Fail" or entered_from[following] != {chain[-1]}:
+                    break
+                chain.append(following)
+            for state in chain:
+                place[state] = (1, side_row)
+                side_row += 1
+        row = max(row + 1, side_row)
+    # One empty row, where the lanes turn into the tail; the shared tail (rollback, notify, record, route)
+    # below it, then the Fail states.
+    tail_row = row + 1
     tail = [name for name in states if name not in place and states[name]["Type"] != "Fail"]
-    chain = tail[:1]
+    # The tail starts where the failure handling enters it, not from another state of the tail.
+    chain = [next((name for name in tail if not entered_from[name] & set(tail)), tail[0])] if tail else []
     while chain and states[chain[-1]].get("Next") in tail and states[chain[-1]]["Next"] not in chain:
         chain.append(states[chain[-1]]["Next"])
     rest = [name for name in tail if name not in chain]
     for column, name in enumerate(chain):
-        place[name] = (column, row)
+        place[name] = (column, tail_row)
     for column, name in enumerate(rest):
-        place[name] = (column + 1, row + 1)
-    row += 3
+        place[name] = (column + 1, tail_row + 1)
     fails = [name for name in states if states[name]["Type"] == "Fail"]
     for index, name in enumerate(fails):
-        place[name] = (index % 4, row + index // 4)
-    return place
+        place[name] = (index % 4, tail_row + 3 + index // 4)
+    return place, tail_row
+
+
+def layout(definition: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """(column, row) of every state."""
+    return arrangement(definition)[0]
 
 
 def position(cell: tuple[int, int], top: float) -> Point:
@@ -105,12 +130,14 @@ def position(cell: tuple[int, int], top: float) -> Point:
 
 
 def routes(definition: dict[str, Any], top: float = MARGIN + 30) -> dict[tuple[str, str], list[Point]]:
-    """The polyline of every edge, drawn with horizontal and vertical lines only. The failure states
-    beside the happy path reach the shared tail through one vertical lane per target, right of them;
-    the Fail states hang off one horizontal bus above them."""
+    """The polyline of every edge, drawn with horizontal and vertical lines only. A state's branches to
+    the states beside it fan out from one trunk in the gap between the columns; a branch (or a loop)
+    back up to a state beside an earlier one leaves through the gap above its source and rises past
+    the empty places under its target. The failure states beside the happy path reach the shared tail
+    through one vertical lane per target, right of them; the Fail states hang off one horizontal bus
+    above them."""
     states = definition["States"]
-    place = layout(definition)
-    tail_row = len(main_path(definition)) + 1
+    place, tail_row = arrangement(definition)
     fail_row = min((row for name, (_, row) in place.items() if states[name]["Type"] == "Fail"), default=0)
     into_tail = [(source, target) for source, target in edges(definition) if place[source][1] < tail_row <= place[target][1]]
     feeders = {target: min(place[source][1] for source, end in into_tail if end == target) for _, target in into_tail}
@@ -122,6 +149,7 @@ def routes(definition: dict[str, Any], top: float = MARGIN + 30) -> dict[tuple[s
     band = position((0, tail_row - 1), top)[1]
     turn_y = {target: band + (index + 1) * (BOX_HEIGHT + ROW_GAP) / (len(lanes) + 1) for index, target in enumerate(sorted(lanes, key=lambda name: place[name][0]))}
     bus_y = position((0, fail_row - 1), top)[1] + BOX_HEIGHT / 2
+    occupied = set(place.values())
 
     result = {}
     for source, target in edges(definition):
@@ -145,9 +173,13 @@ def routes(definition: dict[str, Any], top: float = MARGIN + 30) -> dict[tuple[s
             points = [(source_side, source_middle), (target_side, target_middle)]
         elif source_column == target_column:
             points = [(source_center, sy + BOX_HEIGHT), (target_center, ty)] if target_row > source_row else [(source_center, sy), (target_center, ty + BOX_HEIGHT)]
+        elif rightwards and target_row > source_row:  # a fan: along the gap between the columns
+            x = source_side + COLUMN_GAP / 2
+            points = [(source_side, source_middle), (x, source_middle), (x, target_middle), (target_side, target_middle)]
         elif target_row == source_row + 1:
             points = [(source_center, sy + BOX_HEIGHT), (source_center, target_middle), (target_side, target_middle)]
-        elif target_row == source_row - 1:  # a loop back up: through the gap between the two rows
+        elif target_row < source_row and all((target_column, row) not in occupied for row in range(target_row + 1, source_row)):
+            # a loop back up: through the gap above the source, then up past the target's fan, if it has one
             inset = 30 if rightwards else -30
             gap = sy - ROW_GAP / 2
             points = [(source_side - inset, sy), (source_side - inset, gap), (target_side + inset, gap), (target_side + inset, ty + BOX_HEIGHT)]
@@ -211,7 +243,7 @@ def render(definition: dict[str, Any], visited: list[str] | None = None, title: 
     """The SVG; `visited` is the execution's states in the order it entered them; `error` and `cause`
     (a failed execution's) are written under the title."""
     states = definition["States"]
-    place = layout(definition)
+    place, tail_row = arrangement(definition)
     visited = visited or []
     walked = set(itertools.pairwise(visited))
     failed_end = bool(visited) and states.get(visited[-1], {}).get("Type") == "Fail"
@@ -235,7 +267,6 @@ def render(definition: dict[str, Any], visited: list[str] | None = None, title: 
     rows = 1 + max(row for _, row in place.values())
     graph_right = MARGIN + columns * BOX_WIDTH + (columns - 1) * COLUMN_GAP
     # The legend sits right of the lanes into the tail: nothing else is drawn there above the tail.
-    tail_row = len(main_path(definition)) + 1
     side = max(column for column, row in place.values() if row < tail_row)
     legend_parts, legend_right, legend_bottom = legend(position((side + 1, 0), top)[0] + 10, top)
     width = max(graph_right, legend_right, text_right) + MARGIN

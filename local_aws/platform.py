@@ -1,10 +1,11 @@
-"""The platform inside moto, in this process: the application's staging and production functions
-with their `live` aliases and CodeDeploy groups, the buckets, the deployment table and topic, the
-five step handlers from their zips, and the DeploymentStateMachine from asl/deployment.asl.json.
+"""The platform inside moto, in this process: one service, `app`, with its staging and production
+functions, their `live` aliases and CodeDeploy groups, and its registry entry (an SSM parameter
+under SERVICES_PREFIX); the buckets, the deployment table and topic, the five step handlers from
+their zips, and the DeploymentStateMachine from asl/deployment.asl.json.
 
 It mirrors what the Terraform creates (names below, environment variables as docs/design.md lists
-them) so the real ASL runs the real handlers. Call it inside `moto.mock_aws` with
-`local_aws.compat.LocalAws` installed.
+them, the registry entry as the platform's `services` map writes it) so the real ASL runs the real
+handlers. Call it inside `moto.mock_aws` with `local_aws.compat.LocalAws` installed.
 """
 
 import json
@@ -26,34 +27,53 @@ ARTIFACT_BUCKET = "artifacts"
 RELEASE_BUCKET = "releases"
 APPLICATION = "app-deploy"
 FUNCTIONS = {"staging": "app-staging", "production": "app-production"}
+# The service's registry entry: SSM parameter <SERVICES_PREFIX><SERVICE>.
+SERVICES_PREFIX = "/local/services/"
+SERVICE = "app"
+PIPELINE = "app-pipeline"
 STEPS = ("validate_code", "run_tests", "staging", "production", "rollback")
+# The roles the handlers assume to act for the service, as modules/service names them.
+ACCESS_ROLES = {
+    handler: f"arn:aws:iam::{ACCOUNT}:role/local/services/app-{handler.replace('_', '-')}-access" for handler in ("run_tests", "staging", "production", "rollback", "waiter")
+}
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/app-role"
 ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
 PRODUCTION_ALARM = "app-production-errors"
 
 
 def step_environment(step: str) -> dict[str, str]:
-    common = {"POWERTOOLS_SERVICE_NAME": step}
-    functions = {"STAGING_FUNCTION_NAME": FUNCTIONS["staging"], "PRODUCTION_FUNCTION_NAME": FUNCTIONS["production"], "ALIAS_NAME": ALIAS}
-    tests = {"APP_HANDLER": "app.handler", "TEST_CASES_PATH": "test_cases.json"}
-    deploy = {
-        "ALIAS_NAME": ALIAS,
-        "CODEDEPLOY_APPLICATION": APPLICATION,
-        "RELEASE_BUCKET": RELEASE_BUCKET,
-        "DEPLOYMENTS_TABLE": TABLE,
-        "DEPLOYMENT_TIMEOUT_SECONDS": "60",
-        "POLL_INTERVAL_SECONDS": "1",
+    """The environment variables of a step handler, as lambda.tf sets them; the targets come from
+    the service's registry entry."""
+    common = {"POWERTOOLS_SERVICE_NAME": step, "SERVICES_PARAMETER_PREFIX": SERVICES_PREFIX}
+    deploy = {"RELEASE_BUCKET": RELEASE_BUCKET, "DEPLOYMENTS_TABLE": TABLE}
+    return common | {"validate_code": {}, "run_tests": {}, "staging": deploy, "production": deploy, "rollback": {"DEPLOYMENTS_TABLE": TABLE}}[step]
+
+
+def service_document(deployment_configs: dict[str, str] | None = None) -> dict[str, Any]:
+    """The registry entry of the local service, as the platform's `services` map writes it."""
+    configs = deployment_configs or {"staging": ALL_AT_ONCE, "production": ALL_AT_ONCE}
+    return {
+        "name": SERVICE,
+        "pipeline_name": PIPELINE,
+        "alias": ALIAS,
+        "codedeploy_application": APPLICATION,
+        "app_handler": "app.handler",
+        "test_cases_path": "test_cases.json",
+        "test_timeout_seconds": 20,
+        "deployment_timeout_seconds": 60,
+        "poll_interval_seconds": 1,
+        "environments": {
+            environment: {"function_name": FUNCTIONS[environment], "deployment_group": environment, "deployment_config": configs[environment]}
+            for environment in ("staging", "production")
+        },
+        "access_roles": ACCESS_ROLES,
     }
-    return (
-        common
-        | {
-            "validate_code": tests,
-            "run_tests": tests | functions | {"TEST_TIMEOUT_SECONDS": "20"},
-            "staging": deploy | {"FUNCTION_NAME": FUNCTIONS["staging"], "DEPLOYMENT_GROUP": "staging"},
-            "production": deploy | {"FUNCTION_NAME": FUNCTIONS["production"], "DEPLOYMENT_GROUP": "production"},
-            "rollback": functions | {"DEPLOYMENTS_TABLE": TABLE},
-        }[step]
-    )
+
+
+def register_service(document: dict[str, Any]) -> dict[str, Any]:
+    """Write `document` as its service's registry entry (replacing one there); returns it."""
+    boto3.client("ssm").put_parameter(Name=SERVICES_PREFIX + str(document["name"]), Value=json.dumps(document), Type="String", Overwrite=True)
+    return document
 
 
 def rollback_settings(environment: str) -> dict[str, Any]:
@@ -95,7 +115,13 @@ class LocalPlatform:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         create_deployments_table()
         self._create_application()
+        register_service(self.service)
         return self
+
+    @property
+    def service(self) -> dict[str, Any]:
+        """The local service's registry entry: what the waiter puts into an execution's input."""
+        return service_document(self.deployment_configs)
 
     def create_steps(self) -> "LocalPlatform":
         topic = boto3.client("sns").create_topic(Name="deployments")["TopicArn"]
@@ -157,7 +183,7 @@ class LocalPlatform:
         """Upload `code` as the build artifact of `commit` and start an execution for it."""
         key = f"BuildOutput/{commit}.zip"
         boto3.client("s3").put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=code)
-        document = {"commit_id": commit, "artifact": {"bucket": ARTIFACT_BUCKET, "key": key}} | (extra_input or {})
+        document = {"commit_id": commit, "artifact": {"bucket": ARTIFACT_BUCKET, "key": key}, "service": self.service} | (extra_input or {})
         return self.start_raw(document, execution_name or f"{commit}-run")
 
     def start_raw(self, document: Any, execution_name: str) -> str:

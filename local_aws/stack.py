@@ -26,6 +26,7 @@ executions as the state machine's role, each call checked against the policies T
 state machine's Wait and Retry (local_aws/clock.py); the handlers' own clocks are not scaled.
 """
 
+import json
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -45,7 +46,22 @@ from local_aws.terraform import DEFAULT_WORKDIR, ROOT, LocalTerraform
 
 # Terraform's defaults except the deadline, which is the smallest the configuration allows so a
 # stuck deployment times out in a minute (handlers keep the wall clock).
-DEFAULT_VARIABLES = {"deployment_timeout_seconds": "60"}
+ENVIRONMENTS = ("staging", "production")
+DEFAULT_SERVICE = "default"
+
+# The repository's local platform: two services, the sample application (keyed default, so it has
+# the names of the single-application release) and examples/clock, which deploys production with a
+# custom linear configuration. Deployments give up 60 s after their shift (at the local clock).
+SERVICE_APPS = {DEFAULT_SERVICE: ROOT / "app", "clock": ROOT / "examples" / "clock"}
+CUSTOM_DEPLOYMENT_CONFIGS = {"linear-50-1": {"type": "TimeBasedLinear", "percentage": 50, "interval_minutes": 1}}
+LOCAL_SERVICES = {
+    DEFAULT_SERVICE: {"deployment": {"timeout_seconds": 60}},
+    "clock": {
+        "deployment": {"timeout_seconds": 60, "production_config": "linear-50-1"},
+        "pipeline_source": {"object_key": "clock/source.zip"},
+    },
+}
+DEFAULT_VARIABLES = {"services": json.dumps(LOCAL_SERVICES), "custom_deployment_configs": json.dumps(CUSTOM_DEPLOYMENT_CONFIGS)}
 DEFAULT_SPEEDUP = 60.0
 
 
@@ -84,9 +100,10 @@ class LocalStack:
     seconds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def apply(cls, server: LocalServer, workdir: Path = DEFAULT_WORKDIR, variables: dict[str, str] | None = None) -> "LocalStack":
-        """terraform init and apply against `server` (raises TerraformError on failure)."""
-        terraform = LocalTerraform.prepare(server.url, workdir=workdir, variables=DEFAULT_VARIABLES | (variables or {}))
+    def apply(cls, server: LocalServer, workdir: Path = DEFAULT_WORKDIR, variables: dict[str, str] | None = None, configuration: Path = ROOT) -> "LocalStack":
+        """terraform init and apply of `configuration` (default: this repository's) against
+        `server` (raises TerraformError on failure)."""
+        terraform = LocalTerraform.prepare(server.url, workdir=workdir, variables=DEFAULT_VARIABLES | (variables or {}), configuration=configuration)
         seconds = {}
         for step, command in (("init", terraform.init), ("apply", terraform.apply)):
             started = time.monotonic()
@@ -123,24 +140,35 @@ class LocalStack:
 
     # --- pushing commits ------------------------------------------------------------------------
 
-    def push(self, source: Path, commit_id: str) -> PipelineRun:
-        """Run the pipeline for the files in `source` as commit `commit_id`, to its end."""
+    def service(self, name: str = DEFAULT_SERVICE) -> dict[str, Any]:
+        """The `services` output's entry for service `name` (pipeline_name, functions, alias_name,
+        codedeploy_application_name, ...); for a configuration of the single-application release,
+        which has no such output, the same fields of its one application as `default`."""
+        if "services" in self.outputs:
+            return dict(self.outputs["services"][name])
+        if name != DEFAULT_SERVICE:
+            raise KeyError(f"the applied configuration has only the service {DEFAULT_SERVICE}")
+        functions = {environment: {"function_name": self.outputs[f"{environment}_function_name"]} for environment in ENVIRONMENTS}
+        return {key: self.outputs[key] for key in ("pipeline_name", "alias_name", "codedeploy_application_name")} | {"functions": functions}
+
+    def push(self, source: Path, commit_id: str, service: str = DEFAULT_SERVICE) -> PipelineRun:
+        """Run the service's pipeline for the files in `source` as commit `commit_id`, to its end."""
         # CodePipeline re-invokes an action with a continuation token for up to 24 hours.
-        pipeline, results = self.outputs["pipeline_name"], self.server.job_results
+        pipeline, results = self.service(service)["pipeline_name"], self.server.job_results
         return push_commit(pipeline, source, commit_id, results, continuation_interval_seconds=0.05, max_invocations=100_000)
 
-    def in_progress_execution(self, commit_id: str | None = None, timeout_seconds: float = 30.0) -> str:
+    def in_progress_execution(self, commit_id: str | None = None, timeout_seconds: float = 30.0, service: str = DEFAULT_SERVICE) -> str:
         """The id of the pipeline's InProgress execution (of `commit_id`, once its Source action ran,
         if given; the newest if several), waiting up to `timeout_seconds` for one."""
-        return codepipeline.in_progress_execution(self.outputs["pipeline_name"], commit_id, timeout_seconds)
+        return codepipeline.in_progress_execution(self.service(service)["pipeline_name"], commit_id, timeout_seconds)
 
-    def stop_pipeline_execution(self, execution_id: str, abandon: bool = False, reason: str | None = None) -> None:
+    def stop_pipeline_execution(self, execution_id: str, abandon: bool = False, reason: str | None = None, service: str = DEFAULT_SERVICE) -> None:
         """StopPipelineExecution: abandon the in-progress action, or let it finish (abandon=False)."""
-        codepipeline.stop_execution(self.outputs["pipeline_name"], execution_id, abandon, reason)
+        codepipeline.stop_execution(self.service(service)["pipeline_name"], execution_id, abandon, reason)
 
-    def pipeline_execution(self, execution_id: str) -> dict[str, Any]:
+    def pipeline_execution(self, execution_id: str, service: str = DEFAULT_SERVICE) -> dict[str, Any]:
         """GetPipelineExecution: the execution's status, variables and trigger."""
-        return codepipeline.get_execution(self.outputs["pipeline_name"], execution_id)
+        return codepipeline.get_execution(self.service(service)["pipeline_name"], execution_id)
 
     def wait_for_deliveries(self, timeout_seconds: float = 60.0) -> list[Delivery]:
         """Block until no event is on its way to a Lambda function (EventBridge delivers in the
@@ -154,16 +182,16 @@ class LocalStack:
         """Each platform handler's function name, as Terraform named it."""
         return dict(self.outputs["handler_function_names"])
 
-    def live_versions(self) -> dict[str, str]:
-        functions = boto3.client("lambda")
-        return {
-            environment: functions.get_alias(FunctionName=self.outputs[f"{environment}_function_name"], Name=self.outputs["alias_name"])["FunctionVersion"]
-            for environment in ("staging", "production")
-        }
+    def live_versions(self, service: str = DEFAULT_SERVICE) -> dict[str, str]:
+        """The version each environment's alias of the service points at."""
+        return {environment: self._alias(service, environment)["FunctionVersion"] for environment in ENVIRONMENTS}
 
-    def alias_routing(self, environment: str) -> dict[str, float]:
-        alias = boto3.client("lambda").get_alias(FunctionName=self.outputs[f"{environment}_function_name"], Name=self.outputs["alias_name"])
-        return dict(alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))
+    def alias_routing(self, environment: str, service: str = DEFAULT_SERVICE) -> dict[str, float]:
+        return dict(self._alias(service, environment).get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))
+
+    def _alias(self, service: str, environment: str) -> dict[str, Any]:
+        described = self.service(service)
+        return boto3.client("lambda").get_alias(FunctionName=described["functions"][environment]["function_name"], Name=described["alias_name"])  # type: ignore[no-any-return]
 
     @staticmethod
     def execution(run: PipelineRun) -> dict[str, Any] | None:
@@ -192,19 +220,19 @@ class LocalStack:
         topic = sns_backends[account][region].topics[arn]
         return [{"subject": sent[2], "message": sent[1]} for sent in topic.sent_notifications]
 
-    def deployment_configs(self) -> dict[str, dict[str, Any]]:
-        """The CodeDeploy deployment config of each environment's deployment group, as
-        GetDeploymentConfig describes it (deploymentConfigName, trafficRoutingConfig, ...)."""
+    def deployment_configs(self, service: str = DEFAULT_SERVICE) -> dict[str, dict[str, Any]]:
+        """The CodeDeploy deployment config of each environment's deployment group of the service,
+        as GetDeploymentConfig describes it (deploymentConfigName, trafficRoutingConfig, ...)."""
         codedeploy = boto3.client("codedeploy")
-        application = self.outputs["codedeploy_application_name"]
+        application = self.service(service)["codedeploy_application_name"]
         configs = {}
-        for environment in ("staging", "production"):
+        for environment in ENVIRONMENTS:
             group = codedeploy.get_deployment_group(applicationName=application, deploymentGroupName=environment)["deploymentGroupInfo"]
             configs[environment] = codedeploy.get_deployment_config(deploymentConfigName=group["deploymentConfigName"])["deploymentConfigInfo"]
         return configs
 
-    def production_alarm(self) -> str:
-        group = boto3.client("codedeploy").get_deployment_group(applicationName=self.outputs["codedeploy_application_name"], deploymentGroupName="production")
+    def production_alarm(self, service: str = DEFAULT_SERVICE) -> str:
+        group = boto3.client("codedeploy").get_deployment_group(applicationName=self.service(service)["codedeploy_application_name"], deploymentGroupName="production")
         return str(group["deploymentGroupInfo"]["alarmConfiguration"]["alarms"][0]["name"])
 
     # --- teardown -------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ ENDPOINT_SERVICES = (
     "s3",
     "sfn",
     "sns",
+    "ssm",
     "sts",
 )
 
@@ -139,23 +140,31 @@ def missing_prerequisites() -> str | None:
     return None
 
 
-def copy_configuration(workdir: Path, stub_missing_packages: bool = False) -> None:
-    """The root module's *.tf, asl/ and the package zips of build/ into `workdir`, replacing an
+def configuration_files(configuration: Path = ROOT) -> list[Path]:
+    """The configuration's .tf files: the root module's, then each module's under modules/."""
+    return sorted(configuration.glob("*.tf")) + sorted(configuration.glob("modules/*/*.tf"))
+
+
+def copy_configuration(workdir: Path, stub_missing_packages: bool = False, configuration: Path = ROOT) -> None:
+    """The root module's *.tf, modules/, asl/ and the package zips of build/ into `workdir`, replacing an
     earlier copy of them (Terraform's state and .terraform/ there are kept). With
     `stub_missing_packages`, a zip not built yet gets a stub, which is enough for `terraform
-    validate`: it only hashes the zips."""
+    validate`: it only hashes the zips. `configuration` is the folder copied (another release's
+    tree, for the upgrade check)."""
     workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob("*.tf"):
         old.unlink()
-    for tf_file in ROOT.glob("*.tf"):
+    for tf_file in configuration.glob("*.tf"):
         shutil.copy2(tf_file, workdir / tf_file.name)
-    shutil.rmtree(workdir / "asl", ignore_errors=True)
-    shutil.copytree(ROOT / "asl", workdir / "asl")
+    for folder in ("asl", "modules"):
+        shutil.rmtree(workdir / folder, ignore_errors=True)
+        if (configuration / folder).is_dir():
+            shutil.copytree(configuration / folder, workdir / folder)
     build = workdir / "build"
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir()
     for package in PACKAGES:
-        built = ROOT / "build" / f"{package}.zip"
+        built = configuration / "build" / f"{package}.zip"
         if built.is_file():
             shutil.copy2(built, build / built.name)
         elif stub_missing_packages:
@@ -245,11 +254,12 @@ class LocalTerraform:
         variables: dict[str, str] | None = None,
         log_path: Path | None = None,
         max_retries: int = 1,
+        configuration: Path = ROOT,
     ) -> "LocalTerraform":
         """Copy the configuration into `workdir` and point it at `endpoint`. With `log_path`,
         Terraform writes its TF_LOG=DEBUG log (every API call of the provider) there."""
         mirror = find_provider_mirror()
-        copy_configuration(workdir)
+        copy_configuration(workdir, configuration=configuration)
         write_provider_override(workdir, endpoint, max_retries, pin_version=TESTED_AWS_PROVIDER if mirror is None else None)
         env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "TF_"))}
         env |= {
@@ -290,6 +300,14 @@ class LocalTerraform:
     def plan(self, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """`terraform plan -detailed-exitcode`: return code 0 no changes, 2 changes, 1 error."""
         return self.run("plan", "-input=false", "-detailed-exitcode", "-no-color", *self._variable_args(), timeout=timeout)
+
+    def planned_changes(self, timeout: float = 600) -> list[dict[str, Any]]:
+        """The resource changes `terraform plan` proposes, as `terraform show -json` gives them
+        (each with `address`, `previous_address` when it moves, and `change.actions`)."""
+        self._checked("plan", "-input=false", "-no-color", "-out=upgrade.tfplan", *self._variable_args(), timeout=timeout)
+        shown = self._checked("show", "-json", "-no-color", "upgrade.tfplan", timeout=timeout)
+        (self.workdir / "upgrade.tfplan").unlink(missing_ok=True)
+        return list(json.loads(shown.stdout).get("resource_changes", []))
 
     def destroy(self, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return self._checked("destroy", "-input=false", "-auto-approve", "-no-color", *self._variable_args(), timeout=timeout)

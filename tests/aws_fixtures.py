@@ -13,16 +13,22 @@ import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# APPLICATION, RELEASE_BUCKET and TABLE are re-exported for the tests that import them from here.
+# The names below are re-exported for the tests that import them from here.
 from local_aws.platform import (  # noqa: E402
     ALIAS,
     ALL_AT_ONCE,
     APPLICATION as APPLICATION,
     ARTIFACT_BUCKET,
     FUNCTIONS,
+    PIPELINE as PIPELINE,
     RELEASE_BUCKET as RELEASE_BUCKET,
+    ROLE as ROLE,
+    SERVICE as SERVICE,
+    SERVICES_PREFIX as SERVICES_PREFIX,
     TABLE as TABLE,
     LocalPlatform,
+    register_service as register_service,
+    service_document as service_document,
     step_environment,
 )
 
@@ -43,6 +49,20 @@ def app_zip(version: str, extra: dict[str, str] | None = None) -> bytes:
         for name, content in files.items():
             archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), content)
     return buffer.getvalue()
+
+
+def registered_document(name: str = SERVICE) -> dict[str, Any]:
+    """The registry entry of service `name` as it is now: what the waiter would put into an
+    execution's input."""
+    value = boto3.client("ssm").get_parameter(Name=SERVICES_PREFIX + name)["Parameter"]["Value"]
+    return json.loads(value)  # type: ignore[no-any-return]
+
+
+def use_registry(monkeypatch: Any, document: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Point the handlers at the local registry and register `document` (the local service's
+    entry by default) in it; returns the document."""
+    monkeypatch.setenv("SERVICES_PARAMETER_PREFIX", SERVICES_PREFIX)
+    return register_service(document or service_document())
 
 
 class Platform(LocalPlatform):
@@ -119,3 +139,13 @@ class UpdateInProgress:
         if self.remaining > 0:
             self.remaining -= 1
             parsed.update(self.changes)
+
+
+def service_client(name: str, handler: str, service: str = SERVICE, **settings: Any) -> Any:
+    """The client `handler` uses for a registered service's functions, deployment groups or
+    pipeline: its access role's (shared/services.py acting_for), the same object the handler will use."""
+    from shared import aws
+    from shared.services import acting_for, registered
+
+    with acting_for(registered(service), handler):
+        return aws.client(name, **settings)

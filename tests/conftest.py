@@ -70,7 +70,7 @@ def aws() -> Iterator[None]:
 
     from shared import aws as shared_aws
 
-    shared_aws.client.cache_clear()
+    shared_aws.reset()
     with mock_aws():
         yield
-    shared_aws.client.cache_clear()
+    shared_aws.reset()

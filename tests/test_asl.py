@@ -110,7 +110,7 @@ def test_every_failure_after_the_first_deployment_rolls_back_before_failing() ->
 
 
 def test_failures_before_any_deployment_notify_and_fail_without_rollback() -> None:
-    for name in ("ValidateCode", "CodeValid", "RunTests", "PackageTestsPassed"):
+    for name in ("ServiceNamed", "ValidateCode", "CodeValid", "RunTests", "PackageTestsPassed"):
         for start in failure_successors(name):
             for path in paths_to_fail(start):
                 assert "Rollback" not in path and "NotifyFailure" in path, " -> ".join(path)
@@ -120,7 +120,15 @@ def test_each_named_failure_ends_in_the_fail_state_of_that_name() -> None:
     fail_states = {name: state for name, state in STATES.items() if state["Type"] == "Fail"}
     for name, state in fail_states.items():
         assert state["Error"] == name and state["CausePath"] == "$.failure.cause"
-    named = {state["Parameters"]["error"] for state in STATES.values() if state.get("ResultPath") == "$.failure"}
+    named = {state["Parameters"]["error"] for state in STATES.values() if state.get("ResultPath") == "$.failure" and "error" in state["Parameters"]}
+    # A state that takes the name of the error it caught: the names its Catch rules match.
+    named |= {
+        error
+        for state in STATES.values()
+        for rule in state.get("Catch", [])
+        if STATES[rule["Next"]].get("Parameters", {}).get("error.$") == "$.error.Error"
+        for error in rule["ErrorEquals"]
+    }
     assert named == set(fail_states)
     routes = {rule["StringEquals"]: rule["Next"] for rule in STATES["FailWith"]["Choices"]}
     assert routes == {name: name for name in fail_states}
@@ -179,11 +187,82 @@ def test_no_step_overwrites_the_input_a_later_state_reads() -> None:
             assert rule["ResultPath"] not in {None, "$"}, name
 
 
+def variables(rule: dict[str, Any]) -> Iterator[str]:
+    """The paths a Choice rule reads, its nested And, Or and Not rules' included."""
+    if "Variable" in rule:
+        yield rule["Variable"]
+    for nested in rule.get("And", []) + rule.get("Or", []) + ([rule["Not"]] if "Not" in rule else []):
+        yield from variables(nested)
+
+
+# What the execution input holds: the waiter's document (docs/design.md, "State machine input").
+INPUT_PATHS = {"$.commit_id", "$.artifact", "$.pipeline", "$.service"}
+
+
 def test_every_choice_reads_a_path_an_earlier_state_writes() -> None:
-    written = {state["ResultPath"] for state in STATES.values() if state.get("ResultPath")}
+    written = {state["ResultPath"] for state in STATES.values() if state.get("ResultPath")} | INPUT_PATHS
     for name, state in STATES.items():
         for rule in state.get("Choices", []):
-            assert any(rule["Variable"].startswith(path + ".") for path in written), f"{name} reads {rule['Variable']}"
+            for variable in variables(rule):
+                assert any(variable.startswith(path + ".") for path in written), f"{name} reads {variable}"
+
+
+HANDLER_TASKS_WITH_PARAMETERS = (
+    "RunTests",
+    "DeployStaging",
+    "CheckStagingDeployment",
+    "RunTestsInStaging",
+    "DeployProduction",
+    "CheckProductionDeployment",
+    "VerifyProduction",
+    "Rollback",
+)
+
+
+def test_every_handler_task_is_given_the_service_it_works_for() -> None:
+    for name in lambda_tasks():
+        state = STATES[name]
+        if "Parameters" in state:
+            assert state["Parameters"].get("service.$") == "$.service", name
+        else:
+            assert "InputPath" not in state, f"{name} gets the whole state, the service with it"
+    assert {name for name in lambda_tasks() if "Parameters" in STATES[name]} == set(HANDLER_TASKS_WITH_PARAMETERS)
+
+
+@pytest.mark.parametrize("error", ["TargetNotAllowed", "UnknownService"])
+def test_a_refused_service_fails_validation_with_its_own_name_and_deploys_nothing(error: str) -> None:
+    routes = {name: rule["Next"] for rule in STATES["ValidateCode"]["Catch"] for name in rule["ErrorEquals"]}
+    assert STATES["ValidateCode"]["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+    # Caught before States.ALL, into a state that keeps the error's name.
+    assert routes[error] != routes["States.ALL"]
+    named = STATES[routes[error]]
+    assert named["Parameters"] == {"error.$": "$.error.Error", "cause.$": "$.error.Cause"}
+    # $.failure.error is `error` from here on: FailWith ends in the Fail state of that name.
+    assert {rule["StringEquals"]: rule["Next"] for rule in STATES["FailWith"]["Choices"]}[error] == error and STATES[error]["Type"] == "Fail"
+    for path in paths_to_fail(routes[error]):
+        assert path[-2:-1] == ["FailWith"] and "NotifyFailure" in path and "RecordFailure" in path, " -> ".join(path)
+        assert not any(STATES[name]["Type"] == "Task" and STATES[name]["Resource"].startswith("${") for name in path), " -> ".join(path)
+
+
+def test_an_input_without_a_service_name_fails_before_any_task_and_is_still_notified() -> None:
+    assert STATES[DEFINITION["StartAt"]]["Next"] == "ServiceNamed"
+    guard = STATES["ServiceNamed"]
+    assert guard["Choices"][0]["Next"] == "ValidateCode" and set(variables(guard["Choices"][0])) == {"$.service.name"}
+    assert STATES[guard["Default"]]["Parameters"]["error"] == "ValidationFailed"
+    for path in paths_to_fail(guard["Default"]):
+        assert path[-2:-1] == ["FailWith"] and "NotifyFailure" in path, " -> ".join(path)
+        assert not any(STATES[name]["Type"] == "Task" and STATES[name]["Resource"].startswith("${") for name in path), " -> ".join(path)
+    # NotifyFailure and RecordFailure read $.service.name: the path there gives it one.
+    assert any(STATES[name].get("ResultPath") == "$.service" for name in reachable(guard["Default"]))
+
+
+def test_notifications_and_records_name_the_service() -> None:
+    for name in ("NotifySuccess", "NotifyFailure"):
+        assert STATES[name]["Parameters"]["Message.$"].startswith("States.Format('Service {}: ") and ", $.service.name, " in STATES[name]["Parameters"]["Message.$"], name
+    for name in ("RecordSuccess", "RecordFailure"):
+        parameters = STATES[name]["Parameters"]
+        assert "#service = :service" in parameters["UpdateExpression"] and parameters["ExpressionAttributeNames"]["#service"] == "service", name
+        assert parameters["ExpressionAttributeValues"][":service"] == {"S.$": "$.service.name"}, name
 
 
 def test_happy_path_state_transitions_fit_the_budget() -> None:

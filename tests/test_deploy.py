@@ -13,7 +13,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, RELEASE_BUCKET, TABLE, Platform, Refusals, UpdateInProgress, app_zip, lambda_code_sha256, set_deployment_status
+from aws_fixtures import ALIAS, APPLICATION, FUNCTIONS, RELEASE_BUCKET, TABLE, Platform, Refusals, UpdateInProgress, app_zip, lambda_code_sha256, service_client, set_deployment_status
 from conftest import load_handler
 from shared import errors
 from zip_craft import DAMAGE, damaged, deflated
@@ -29,8 +29,12 @@ def platform(aws: None, monkeypatch: pytest.MonkeyPatch) -> Platform:
 
 
 def deploy(platform: Platform, context: Any, code: bytes, commit: str = "c0ffee1", environment: str = "staging") -> dict[str, Any]:
-    event = {"action": "deploy", "commit_id": commit, "artifact": platform.upload_artifact(code), "execution": EXECUTION}
+    event = {"action": "deploy", "commit_id": commit, "artifact": platform.upload_artifact(code), "execution": EXECUTION, "service": platform.service}
     return load_handler(environment).handler(event, context)  # type: ignore[no-any-return]
+
+
+def check(platform: Platform, context: Any, deployment: dict[str, Any], environment: str = "staging") -> dict[str, Any]:
+    return load_handler(environment).handler({"action": "check", "deployment": deployment, "service": platform.service}, context)  # type: ignore[no-any-return]
 
 
 def appspec_of(deployment_id: str) -> dict[str, Any]:
@@ -51,13 +55,13 @@ def test_deploy_publishes_a_version_and_asks_codedeploy_to_shift_live(platform: 
     assert platform.alias("staging")["FunctionVersion"] == "1"
 
 
-def test_deploy_keeps_the_promoted_code_keyed_by_commit(platform: Platform, context: Any) -> None:
+def test_deploy_keeps_the_promoted_code_keyed_by_service_environment_and_commit(platform: Platform, context: Any) -> None:
     code = app_zip("2")
     result = deploy(platform, context, code, commit="abc123")
 
-    stored = boto3.client("s3").get_object(Bucket=RELEASE_BUCKET, Key="staging/abc123.zip")
+    stored = boto3.client("s3").get_object(Bucket=RELEASE_BUCKET, Key="app/staging/abc123.zip")
     assert stored["Body"].read() == code
-    assert result["release"] == {"bucket": RELEASE_BUCKET, "key": "staging/abc123.zip"}
+    assert result["release"] == {"bucket": RELEASE_BUCKET, "key": "app/staging/abc123.zip"}
 
 
 def test_deploy_records_versions_before_and_after(platform: Platform, context: Any) -> None:
@@ -65,8 +69,9 @@ def test_deploy_records_versions_before_and_after(platform: Platform, context: A
 
     record = platform.record("abc123", "run-1")
     assert record is not None
-    assert record["status"] == "IN_PROGRESS" and record["execution_arn"] == EXECUTION["arn"]
+    assert record["status"] == "IN_PROGRESS" and record["execution_arn"] == EXECUTION["arn"] and record["service"] == "app"
     assert record["staging"]["previous_version"] == "1" and record["staging"]["new_version"] == "2"
+    assert record["staging"]["release_key"] == "app/staging/abc123.zip"
     assert record["staging"]["deployment_id"] == result["deployment_id"]
 
 
@@ -76,8 +81,7 @@ def test_deploying_the_code_live_already_runs_is_a_no_op(platform: Platform, con
     assert result["no_op"] is True and result["deployment_id"] is None
     assert result["previous_version"] == result["new_version"] == "1" and result["wait_seconds"] == 0
     assert boto3.client("codedeploy").list_deployments(applicationName=APPLICATION, deploymentGroupName="staging")["deployments"] == []
-    check = load_handler("staging").handler({"action": "check", "deployment": result}, context)
-    assert check == {"done": True, "status": "NoOp"}
+    assert check(platform, context, result) == {"done": True, "status": "NoOp"}
 
 
 def test_a_rebuild_of_the_code_live_runs_is_a_no_op(platform: Platform, context: Any) -> None:
@@ -145,9 +149,8 @@ def test_shift_time_follows_the_deployment_config(routing: dict[str, Any], secon
 
 def test_busy_deployment_group_is_retryable_not_a_failure(platform: Platform, context: Any) -> None:
     # moto allows any number of active deployments per group; AWS allows one and says so.
-    from shared import aws
 
-    with Stubber(aws.client("codedeploy")) as codedeploy:
+    with Stubber(service_client("codedeploy", "staging")) as codedeploy:
         codedeploy.add_client_error("create_deployment", "DeploymentLimitExceededException", "The deployment group has an active deployment")
         with pytest.raises(errors.DeploymentInProgress, match="staging already has a deployment in progress"):
             deploy(platform, context, app_zip("3"))
@@ -162,10 +165,9 @@ CONFLICT = "The operation cannot be performed at this time. An update is in prog
 
 
 def test_a_function_with_an_update_in_progress_is_waited_for_then_deployed(platform: Platform, context: Any, quick_waits: None) -> None:
-    from shared import aws
 
-    busy = UpdateInProgress(aws.client("lambda"), times=3)
-    refused = Refusals(aws.client("lambda"), "UpdateFunctionCode", "ResourceConflictException", times=2, message=CONFLICT)
+    busy = UpdateInProgress(service_client("lambda", "staging"), times=3)
+    refused = Refusals(service_client("lambda", "staging"), "UpdateFunctionCode", "ResourceConflictException", times=2, message=CONFLICT)
 
     result = deploy(platform, context, app_zip("2"))
 
@@ -174,9 +176,8 @@ def test_a_function_with_an_update_in_progress_is_waited_for_then_deployed(platf
 
 
 def test_a_function_still_pending_is_waited_for(platform: Platform, context: Any, quick_waits: None) -> None:
-    from shared import aws
 
-    pending = UpdateInProgress(aws.client("lambda"), times=2, state="Pending", last_update_status="Successful")
+    pending = UpdateInProgress(service_client("lambda", "staging"), times=2, state="Pending", last_update_status="Successful")
 
     result = deploy(platform, context, app_zip("2"))
 
@@ -184,9 +185,8 @@ def test_a_function_still_pending_is_waited_for(platform: Platform, context: Any
 
 
 def test_a_publish_that_conflicts_is_retried(platform: Platform, context: Any, quick_waits: None) -> None:
-    from shared import aws
 
-    refused = Refusals(aws.client("lambda"), "PublishVersion", "ResourceConflictException", times=2, message=CONFLICT)
+    refused = Refusals(service_client("lambda", "staging"), "PublishVersion", "ResourceConflictException", times=2, message=CONFLICT)
 
     result = deploy(platform, context, app_zip("2"))
 
@@ -194,10 +194,9 @@ def test_a_publish_that_conflicts_is_retried(platform: Platform, context: Any, q
 
 
 def test_a_conflict_that_persists_is_function_busy_which_the_state_machine_retries(platform: Platform, context: Any, quick_waits: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared import aws
 
     monkeypatch.setattr("shared.function_updates.BUSY_SECONDS", 0.05)
-    Refusals(aws.client("lambda"), "UpdateFunctionCode", "ResourceConflictException", times=1000, message=CONFLICT)
+    Refusals(service_client("lambda", "staging"), "UpdateFunctionCode", "ResourceConflictException", times=1000, message=CONFLICT)
 
     with pytest.raises(errors.FunctionBusy, match="UpdateFunctionCode of app-staging kept conflicting with another change"):
         deploy(platform, context, app_zip("2"))
@@ -209,7 +208,7 @@ def mark_stopped(commit: str = "c0ffee1") -> None:
     from shared.events import Execution
     from shared.records import record_stopped
 
-    record_stopped(TABLE, commit, Execution(EXECUTION["arn"], EXECUTION["name"]), "2026-12-01T10:00:00Z", "pipeline sls-cd-pipeline execution x was stopped")
+    record_stopped(TABLE, commit, Execution(EXECUTION["arn"], EXECUTION["name"]), "2026-12-01T10:00:00Z", "pipeline sls-cd-pipeline execution x was stopped", "app")
 
 
 def test_a_deployment_that_was_stopped_deploys_nothing(platform: Platform, context: Any) -> None:
@@ -222,9 +221,8 @@ def test_a_deployment_that_was_stopped_deploys_nothing(platform: Platform, conte
 
 
 def test_a_stop_while_the_deployment_is_created_stops_that_deployment(platform: Platform, context: Any) -> None:
-    from shared import aws
 
-    codedeploy = aws.client("codedeploy")
+    codedeploy = service_client("codedeploy", "staging")
     stopped: list[dict[str, Any]] = []
     codedeploy.meta.events.register("after-call.codedeploy.CreateDeployment", lambda **_: mark_stopped())
     codedeploy.meta.events.register("before-parameter-build.codedeploy.StopDeployment", lambda params, **_: stopped.append(dict(params)))
@@ -242,11 +240,10 @@ def test_a_stop_while_the_deployment_is_created_stops_that_deployment(platform: 
 
 def test_check_reports_progress_then_success(platform: Platform, context: Any) -> None:
     result = deploy(platform, context, app_zip("2"))
-    check = load_handler("staging").handler
 
-    assert check({"action": "check", "deployment": result}, context) == {"done": False, "status": "Created"}
+    assert check(platform, context, result) == {"done": False, "status": "Created"}
     set_deployment_status(result["deployment_id"], "Succeeded")
-    assert check({"action": "check", "deployment": result}, context) == {"done": True, "status": "Succeeded"}
+    assert check(platform, context, result) == {"done": True, "status": "Succeeded"}
 
 
 @pytest.mark.parametrize("status", ["Failed", "Stopped"])
@@ -255,7 +252,7 @@ def test_check_raises_when_codedeploy_gives_up(platform: Platform, context: Any,
     set_deployment_status(result["deployment_id"], status)
 
     with pytest.raises(errors.DeploymentFailed, match=f"{result['deployment_id']} to staging {status.lower()}"):
-        load_handler("staging").handler({"action": "check", "deployment": result}, context)
+        check(platform, context, result)
 
 
 def test_check_raises_timed_out_past_the_deadline(platform: Platform, context: Any) -> None:
@@ -263,7 +260,7 @@ def test_check_raises_timed_out_past_the_deadline(platform: Platform, context: A
     late = result | {"deadline": "2000-01-01T00:00:00Z"}
 
     with pytest.raises(errors.DeploymentTimedOut, match=f"{result['deployment_id']} to staging is still Created"):
-        load_handler("staging").handler({"action": "check", "deployment": late}, context)
+        check(platform, context, late)
 
 
 def test_alias_on_latest_is_refused_with_a_fix(platform: Platform, context: Any) -> None:
@@ -274,7 +271,7 @@ def test_alias_on_latest_is_refused_with_a_fix(platform: Platform, context: Any)
 
 
 def test_missing_artifact_is_named(platform: Platform, context: Any) -> None:
-    event = {"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "artifacts", "key": "missing.zip"}, "execution": EXECUTION}
+    event = {"action": "deploy", "commit_id": "c1", "artifact": {"bucket": "artifacts", "key": "missing.zip"}, "execution": EXECUTION, "service": platform.service}
 
     with pytest.raises(errors.ArtifactUnavailable, match="s3://artifacts/missing.zip"):
         load_handler("staging").handler(event, context)
@@ -308,6 +305,8 @@ def test_missing_configuration_names_the_variable(platform: Platform, context: A
     ],
 )
 def test_malformed_events_end_in_invalid_input(platform: Platform, context: Any, event: Any, message: str) -> None:
+    if isinstance(event, dict) and event.get("action") in ("deploy", "check"):
+        event = event | {"service": platform.service}
     with pytest.raises(errors.InvalidInput, match=message):
         load_handler("staging").handler(event, context)
 
@@ -330,7 +329,7 @@ def test_a_package_over_50_mb_zipped_is_deployed(platform: Platform, context: An
     code = app_zip("2", extra={"models/weights.bin": os.urandom(51 * 1024 * 1024)})  # type: ignore[dict-item]
     # Straight into moto's store: uploading tens of MB through the S3 API takes seconds.
     s3_backends[DEFAULT_ACCOUNT_ID]["global"].put_object("artifacts", "big.zip", code)
-    event = {"action": "deploy", "commit_id": "c0ffee1", "artifact": {"bucket": "artifacts", "key": "big.zip"}, "execution": EXECUTION}
+    event = {"action": "deploy", "commit_id": "c0ffee1", "artifact": {"bucket": "artifacts", "key": "big.zip"}, "execution": EXECUTION, "service": platform.service}
 
     result = load_handler("staging").handler(event, context)
 

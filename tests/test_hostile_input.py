@@ -21,15 +21,13 @@ def platform(aws: None, monkeypatch: pytest.MonkeyPatch) -> Platform:
     created = Platform().create()
     Platform.deploy_environment(monkeypatch, "staging")
     Platform.rollback_environment(monkeypatch)
-    for name, value in {"APP_HANDLER": "app.handler", "TEST_CASES_PATH": "test_cases.json", "TEST_TIMEOUT_SECONDS": "10"}.items():
-        monkeypatch.setenv(name, value)
     created.upload_artifact(app_zip("2"))
     return created
 
 
 def event_for(handler: str, **changes: Any) -> dict[str, Any]:
     artifact = {"bucket": ARTIFACT_BUCKET, "key": "pipeline/BuildOutput/artifact.zip"} | changes.pop("artifact", {})
-    base: dict[str, Any] = {"commit_id": "c0ffee1", "artifact": artifact, "execution": EXECUTION}
+    base: dict[str, Any] = {"commit_id": "c0ffee1", "artifact": artifact, "execution": EXECUTION, "service": Platform().service}
     extra = {"run_tests": {"phase": "package"}, "staging": {"action": "deploy"}}.get(handler, {})
     return base | extra | changes
 

@@ -19,6 +19,7 @@ POLICY = {
         {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:GetItem"], "Resource": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/deployments"},
         {"Effect": "Allow", "Action": "lambda:Get*", "Resource": [f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:app", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:app:*"]},
         {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::artifacts/secret/*"},
+        {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/platform/services/*"},
     ],
 }
 
@@ -63,6 +64,16 @@ def test_a_resource_outside_the_scope_is_denied(deployer: iam.Identity) -> None:
     assert error["Code"] == "AccessDeniedException" and "table/other" in error["Message"]
 
 
+def test_a_parameter_is_matched_by_its_arn(deployer: iam.Identity) -> None:
+    ssm = boto3.client("ssm")
+    for name in ("/platform/services/orders", "/platform/other/orders"):
+        ssm.put_parameter(Name=name, Value="{}", Type="String")
+    with iam.acting_as(deployer):
+        assert ssm.get_parameter(Name="/platform/services/orders")["Parameter"]["Value"] == "{}"
+        error = error_of(lambda: ssm.get_parameter(Name="/platform/other/orders"))
+    assert error["Code"] == "AccessDeniedException" and f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/platform/other/orders" in error["Message"]
+
+
 def test_an_explicit_deny_wins(deployer: iam.Identity) -> None:
     with iam.acting_as(deployer):
         error = error_of(lambda: boto3.client("s3").get_object(Bucket="artifacts", Key="secret/key.pem"))
@@ -90,3 +101,49 @@ def test_a_call_naming_no_resource_is_decided_on_its_action(deployer: iam.Identi
     # e.g. codedeploy:GetDeployment names a deployment id, not the group ARN a policy scopes it to
     assert iam.decision(deployer.policies, "dynamodb:GetItem", []) == "Allow"
     assert iam.decision(deployer.policies, "dynamodb:PutItem", []) == "ImplicitDeny"
+
+
+def access_role(trusted: str) -> str:
+    """A role that trusts `trusted` and may read one table, as a service's access role would."""
+    client = boto3.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]}
+    arn: str = client.create_role(RoleName="orders-access", Path="/platform/services/", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    allowed = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"}]}
+    client.put_role_policy(RoleName="orders-access", PolicyName="service", PolicyDocument=json.dumps(allowed))
+    return arn
+
+
+def with_assume(identity: iam.Identity, target: str) -> iam.Identity:
+    statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": target}
+    return iam.Identity(identity.role_arn, identity.session_name, (*identity.policies, {"Version": "2012-10-17", "Statement": [statement]}))
+
+
+def test_calls_with_an_assumed_roles_credentials_are_checked_against_that_role(deployer: iam.Identity) -> None:
+    target = access_role(ROLE)
+    boto3.client("dynamodb").create_table(
+        TableName="orders", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST"
+    )
+    with iam.acting_as(with_assume(deployer, target)):
+        credentials = boto3.client("sts").assume_role(RoleArn=target, RoleSessionName="staging-orders")["Credentials"]
+        session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"]
+        )
+        assert session.client("dynamodb").get_item(TableName="orders", Key={"k": {"S": "v"}}).get("Item") is None
+        # The function's own role may read deployments; the assumed one may not.
+        error = error_of(lambda: session.client("dynamodb").get_item(TableName="deployments", Key={"k": {"S": "v"}}))
+    assert error["Code"] == "AccessDeniedException" and "assumed-role/orders-access/staging-orders" in error["Message"]
+
+
+def test_assuming_a_role_whose_trust_policy_names_another_principal_is_denied(deployer: iam.Identity) -> None:
+    target = access_role(f"arn:aws:iam::{ACCOUNT}:role/someone-else")
+    with iam.acting_as(with_assume(deployer, target)):
+        error = error_of(lambda: boto3.client("sts").assume_role(RoleArn=target, RoleSessionName="staging-orders"))
+    assert error["Code"] == "AccessDenied" and "its trust policy does not name" in error["Message"]
+    # Without sts:AssumeRole in its own policies, the trust policy does not matter.
+    with iam.acting_as(deployer):
+        error = error_of(lambda: boto3.client("sts").assume_role(RoleArn=access_role_arn(), RoleSessionName="x"))
+    assert error["Code"] == "AccessDenied" and "is not authorized to perform: sts:AssumeRole" in error["Message"]
+
+
+def access_role_arn() -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/platform/services/orders-access"

@@ -1,11 +1,15 @@
 """The SVG picture of the state machine: every state drawn, the execution's path highlighted, a legend,
 a failed execution's error and cause, and edges that neither cross each other nor run through boxes."""
 
+import copy
 import itertools
 import json
 import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from local_aws.picture import CAUSE_CHAR_WIDTH, CAUSE_LINES, CAUSE_WIDTH, FAILED_STROKE, MARGIN, VISITED_STROKE, edges, layout, render
 
@@ -13,6 +17,7 @@ DEFINITION = json.loads((Path(__file__).resolve().parent.parent / "asl" / "deplo
 SVG = "{http://www.w3.org/2000/svg}"
 STAGING_TESTS_FAILED = [
     "Initialize",
+    "ServiceNamed",
     "ValidateCode",
     "CodeValid",
     "RunTests",
@@ -32,6 +37,32 @@ STAGING_TESTS_FAILED = [
 ]
 
 Point = tuple[float, float]
+
+
+def with_refusals(definition: dict[str, Any], *, merged: bool) -> dict[str, Any]:
+    """The definition with ValidateCode's catches of a refused input (all but States.ALL) merged into one
+    catch, to one Pass state, TargetsRefused, that names the failure after the error caught; or split
+    into one catch and one Pass state for each error: both shapes, from whichever the ASL has now."""
+    changed = copy.deepcopy(definition)
+    states = changed["States"]
+    catches = states["ValidateCode"]["Catch"]
+    refusals = [catch for catch in catches if "States.ALL" not in catch["ErrorEquals"]]
+    assert refusals, catches
+    after = states[refusals[0]["Next"]]["Next"]
+    for catch in refusals:
+        states.pop(catch["Next"], None)
+    errors = [error for catch in refusals for error in catch["ErrorEquals"]]
+    names = {error: "TargetsRefused" if merged else f"{error}Error" for error in errors}
+    for error, name in names.items():
+        named_error = {"error.$": "$.error.Error"} if merged else {"error": error}
+        states[name] = {"Type": "Pass", "Parameters": {**named_error, "cause.$": "$.error.Cause"}, "ResultPath": "$.failure", "Next": after}
+    split = [{"ErrorEquals": [error], "ResultPath": "$.error", "Next": name} for error, name in names.items()]
+    refused = [{"ErrorEquals": errors, "ResultPath": "$.error", "Next": "TargetsRefused"}] if merged else split
+    states["ValidateCode"]["Catch"] = [*refused, *(catch for catch in catches if catch not in refusals)]
+    return changed
+
+
+MERGED, SPLIT = with_refusals(DEFINITION, merged=True), with_refusals(DEFINITION, merged=False)
 
 
 def group(svg: ElementTree.Element, name: str) -> ElementTree.Element:
@@ -124,13 +155,14 @@ def crossings(svg_text: str) -> tuple[int, int]:
 
 
 def test_every_state_has_its_own_place() -> None:
-    places = layout(DEFINITION)
-    assert set(places) == set(DEFINITION["States"])
-    assert len(set(places.values())) == len(places)
+    for definition in (DEFINITION, MERGED, SPLIT):
+        places = layout(definition)
+        assert set(places) == set(definition["States"])
+        assert len(set(places.values())) == len(places)
 
 
 def test_the_path_taken_is_numbered_and_highlighted() -> None:
-    path = ["Initialize", "ValidateCode", "CodeValid", "ValidationFailure", "NotifyFailure", "RecordFailure", "FailWith", "ValidationFailed"]
+    path = ["Initialize", "ServiceNamed", "ValidateCode", "CodeValid", "ValidationFailure", "NotifyFailure", "RecordFailure", "FailWith", "ValidationFailed"]
     svg = render(DEFINITION, path, "leaky-run")
 
     labels = re.findall(r">(\d+)\. (\w+)</text>", svg)
@@ -198,7 +230,19 @@ def test_the_crossing_count_sees_crossings() -> None:
 def test_edges_cross_neither_each_other_nor_the_boxes() -> None:
     text = render(DEFINITION, STAGING_TESTS_FAILED, "failed-run")
     # The straight lines drawn before: 12 crossings, and 101 times through a box.
-    between_edges, through_boxes = crossings(text)
-    assert between_edges <= 2
-    assert through_boxes == 0
+    assert crossings(text) == (0, 0)
     assert len(geometry(text)[0]) == len(edges(DEFINITION))
+
+
+@pytest.mark.parametrize("shape", ["merged", "split"])
+def test_the_edges_stay_apart_however_many_states_name_the_refusals(shape: str) -> None:
+    """ValidateCode's catches fan out to however many states name its failures: one for both refusals
+    and ValidationError, or one for each refusal and ValidationError."""
+    definition = MERGED if shape == "merged" else SPLIT
+    named = [catch["Next"] for catch in definition["States"]["ValidateCode"]["Catch"]]
+    assert len(set(named)) == len(named) == (2 if shape == "merged" else 3), named
+    refused = ["Initialize", "ServiceNamed", "ValidateCode", named[0], "NotifyFailure", "RecordFailure", "FailWith", "TargetNotAllowed"]
+    for path in (refused, STAGING_TESTS_FAILED, []):
+        text = render(definition, path, f"{shape}-refusals")
+        assert crossings(text) == (0, 0), path
+        assert len(geometry(text)[0]) == len(edges(definition))

@@ -20,12 +20,11 @@ from aws_fixtures import app_zip
 from local_aws.codedeploy import restore
 from local_aws.codepipeline import JobResults, PipelineRun, get_execution, in_progress_execution, push_commit, stop_execution
 from local_aws.compat import LocalAws
-from local_aws.platform import ARTIFACT_BUCKET, ROLE, LocalPlatform
+from local_aws.platform import ARTIFACT_BUCKET, PIPELINE, ROLE, SERVICE, SERVICES_PREFIX, LocalPlatform
 from local_functions import ACCOUNT, allow_rule, create_function, create_role
 from tools import package
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINE = "app-pipeline"
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def pipeline(tmp_path: Path) -> Iterator[tuple[LocalPlatform, JobResults]]:
 
     from shared import aws as shared_aws
 
-    shared_aws.client.cache_clear()
+    shared_aws.reset()
     steps = {}
     for step in ("validate_code", "run_tests", "staging", "production", "rollback", "waiter"):
         package.write_zip(tmp_path / f"{step}.zip", package.handler_entries(step))
@@ -50,13 +49,14 @@ def pipeline(tmp_path: Path) -> Iterator[tuple[LocalPlatform, JobResults]]:
     finally:
         restore(job_patches)
         patches.uninstall()
-        shared_aws.client.cache_clear()
+        shared_aws.reset()
 
 
 def create_pipeline(platform: LocalPlatform, waiter_zip: bytes) -> None:
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     pipeline_role = boto3.client("iam").create_role(RoleName="pipeline", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    platform._create_function("waiter", "handler.handler", waiter_zip, {"STATE_MACHINE_ARN": platform.state_machine_arn, "POWERTOOLS_SERVICE_NAME": "waiter"})
+    waiter_environment = {"STATE_MACHINE_ARN": platform.state_machine_arn, "SERVICES_PARAMETER_PREFIX": SERVICES_PREFIX, "POWERTOOLS_SERVICE_NAME": "waiter"}
+    platform._create_function("waiter", "handler.handler", waiter_zip, waiter_environment)
     boto3.client("codebuild").create_project(
         name="build",
         serviceRole=ROLE,
@@ -65,7 +65,9 @@ def create_pipeline(platform: LocalPlatform, waiter_zip: bytes) -> None:
         artifacts={"type": "CODEPIPELINE", "location": "pipeline"},
     )
     boto3.client("s3").create_bucket(Bucket="source")
-    user_parameters = json.dumps({"commit_id": "#{SourceVariables.VersionId}", "pipeline_execution_id": "#{codepipeline.PipelineExecutionId}", "pipeline_name": PIPELINE})
+    user_parameters = json.dumps(
+        {"service": SERVICE, "commit_id": "#{SourceVariables.VersionId}", "pipeline_execution_id": "#{codepipeline.PipelineExecutionId}", "pipeline_name": PIPELINE}
+    )
     action = {"owner": "AWS", "version": "1"}
     boto3.client("codepipeline").create_pipeline(
         pipeline={
@@ -127,7 +129,7 @@ def test_a_pushed_commit_is_built_and_deployed_to_production(pipeline: tuple[Loc
 
     assert run.status == "Succeeded", [(action.action, action.summary) for action in run.actions]
     deploy = run.actions[-1]
-    assert deploy.output_variables["ProductionVersion"] == "2" and "succeeded" in deploy.summary
+    assert deploy.output_variables["ProductionVersion"] == "2" and deploy.output_variables["Service"] == SERVICE and "succeeded" in deploy.summary
     assert platform.live_versions() == {"staging": "2", "production": "2"}
     answer = boto3.client("lambda").invoke(FunctionName="app-production:live", Payload=b"{}")
     assert json.loads(json.loads(answer["Payload"].read())["body"])["version"] == "1.1.0"

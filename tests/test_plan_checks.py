@@ -100,11 +100,11 @@ def shape(kind: str, percentage: str, interval: str) -> str:
 
 # Plans a variable's validation stops: (variables, that variable, a phrase of its failing rule's message).
 INVALID: dict[str, tuple[dict[str, str], str, str]] = {
-    "staging_config_not_predefined": ({"staging_deployment_config": "CodeDeployDefault.LambdaCanary5Percent1Minute"}, "staging_deployment_config", "must be a predefined"),
+    "staging_config_not_predefined": ({"staging_deployment_config": "CodeDeployDefault.LambdaCanary5Percent1Minute"}, "deployment", "must each be a predefined"),
     "production_config_not_a_custom_key": (
         {"custom_deployment_configs": custom(CANARY), "production_deployment_config": "canary-10-5"},
-        "production_deployment_config",
-        "must be a predefined",
+        "deployment",
+        "must each be a predefined",
     ),
     "custom_key_with_a_space": ({"custom_deployment_configs": custom(f'"canary 25" = {shape("TimeBasedCanary", "25", "15")}')}, "custom_deployment_configs", "a key may hold"),
     "custom_key_like_a_predefined_name": (
@@ -131,33 +131,45 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "rollback_alarms_over_nine": ({"production_rollback_alarms": HCL("[" + ", ".join(f'"alarm-{n}"' for n in range(10)) + "]")}, "production_rollback_alarms", "at most 9"),
     "rollback_alarm_with_a_wildcard": ({"production_rollback_alarms": HCL('["latency-*"]')}, "production_rollback_alarms", "without * or ?"),
     "rollback_alarm_twice": ({"production_rollback_alarms": HCL('["latency", "latency"]')}, "production_rollback_alarms", "each alarm once"),
+    "services_key_not_lowercase": ({"services": HCL("{ Orders = {} }")}, "services", "each key must be"),
+    "services_with_a_single_service_variable": ({"services": HCL("{ orders = {} }"), "app_handler": "src/app.handler"}, "services", "and so is a single-service variable"),
+    "services_sharing_a_source_object": ({"services": HCL("{ default = {}, orders = {} }")}, "services", "have the same pipeline_source.object_key"),
+    "services_entry_with_an_unknown_config": (
+        {"services": HCL('{ orders = { deployment = { production_config = "canary-10-5" } } }')},
+        "deployment",
+        "must each be a predefined",
+    ),
+    "services_entry_with_a_codecommit_source_without_repository": (
+        {"services": HCL('{ orders = { pipeline_source = { provider = "CodeCommit" } } }')},
+        "pipeline_source",
+        "needs repository_name",
+    ),
     "rollback_alarm_is_the_error_alarm": ({"production_rollback_alarms": HCL('["sls-cd-production-errors"]')}, "production_rollback_alarms", "each alarm once"),
     "staging_and_production_one_function": (
         {"existing_staging_function_name": "my-service", "existing_production_function_name": "my-service"},
-        "existing_production_function_name",
+        "app",
         "name the same function",
     ),
-    "codecommit_without_repository_name": ({"source_provider": "CodeCommit"}, "repository_name", "needs repository_name"),
-    "connection_without_connection_arn": ({"source_provider": "CodeStarSourceConnection", "repository_id": "my-org/my-service"}, "connection_arn", "needs connection_arn"),
-    "connection_without_repository_id": ({"source_provider": "CodeStarSourceConnection", "connection_arn": CONNECTION_ARN}, "repository_id", "needs repository_id"),
+    "codecommit_without_repository_name": ({"source_provider": "CodeCommit"}, "pipeline_source", "needs repository_name"),
+    "connection_without_connection_arn": ({"source_provider": "CodeStarSourceConnection", "repository_id": "my-org/my-service"}, "pipeline_source", "needs connection_arn"),
+    "connection_without_repository_id": ({"source_provider": "CodeStarSourceConnection", "connection_arn": CONNECTION_ARN}, "pipeline_source", "needs repository_id"),
 }
 
-# Applies against the mocked provider: the run's variables, and what must then hold.
+# Applies of the root configuration against the mocked provider: the run's variables, and what must
+# then hold (of the root's resources and outputs: a run sees no resource inside a module).
 APPLIED = {
     # With the defaults, nothing more than before the custom configs and alarms existed.
     "defaults": (
         {},
         [
             "length(aws_codedeploy_deployment_config.custom) == 0",
-            'aws_codedeploy_deployment_group.environment["staging"].deployment_config_name == "CodeDeployDefault.LambdaAllAtOnce"',
-            'aws_codedeploy_deployment_group.environment["production"].deployment_config_name == "CodeDeployDefault.LambdaCanary10Percent5Minutes"',
-            'aws_codedeploy_deployment_group.environment["production"].alarm_configuration[0].alarms == toset(["sls-cd-production-errors"])',
-            'length(aws_codedeploy_deployment_group.environment["staging"].alarm_configuration) == 0',
-            "aws_cloudwatch_metric_alarm.production_errors.threshold == 1",
-            "aws_cloudwatch_metric_alarm.production_errors.period == 60",
-            "aws_cloudwatch_metric_alarm.production_errors.evaluation_periods == 1",
-            'one([for s in data.aws_iam_policy_document.deploy["production"].statement : s.resources if s.sid == "ReadOwnDeploymentConfig"]) == toset(["arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:CodeDeployDefault.LambdaCanary10Percent5Minutes"])',
-            'length(one([for s in data.aws_iam_policy_document.codedeploy.statement : s.resources if s.sid == "ReadRollbackAlarm"])) == 1',
+            'keys(output.services) == ["default"]',
+            'output.services["default"].deployment_config_names == { staging = "CodeDeployDefault.LambdaAllAtOnce", production = "CodeDeployDefault.LambdaCanary10Percent5Minutes" }',
+            'output.services["default"].production_error_alarm_name == "sls-cd-production-errors"',
+            'output.services["default"].registration_parameter_name == "/sls-cd/services/default"',
+            'output.pipeline_name == "sls-cd-pipeline"',
+            'output.staging_function_name == "sls-cd-app-staging"',
+            "length(aws_s3_bucket.this) == 3",
         ],
     ),
     "custom_configs": (
@@ -172,19 +184,105 @@ APPLIED = {
             'aws_codedeploy_deployment_config.custom["linear-20-1"].traffic_routing_config[0].type == "TimeBasedLinear"',
             'aws_codedeploy_deployment_config.custom["linear-20-1"].traffic_routing_config[0].time_based_linear[0].percentage == 20',
             'aws_codedeploy_deployment_config.custom["linear-20-1"].traffic_routing_config[0].time_based_linear[0].interval == 1',
+            'output.services["default"].deployment_config_names == { staging = "sls-cd-linear-20-1", production = "sls-cd-canary-25-15" }',
+        ],
+    ),
+    "two_services": (
+        {
+            "services": HCL(
+                '{ default = {}, orders = { pipeline_source = { object_key = "orders/source.zip" }, deployment = { production_config = "CodeDeployDefault.LambdaAllAtOnce" } } }'
+            )
+        },
+        [
+            'output.services["default"].functions.staging.function_name == "sls-cd-app-staging"',
+            'output.services["default"].pipeline_name == "sls-cd-pipeline"',
+            'output.services["orders"].functions.production.function_name == "sls-cd-orders-app-production"',
+            'output.services["orders"].pipeline_name == "sls-cd-orders-pipeline"',
+            'output.services["orders"].codedeploy_application_name == "sls-cd-orders-app"',
+            'output.services["orders"].registration_parameter_name == "/sls-cd/services/orders"',
+            'output.services["orders"].source == { provider = "S3", bucket = output.source_bucket_name, object_key = "orders/source.zip" }',
+            'output.services["orders"].deployment_config_names.production == "CodeDeployDefault.LambdaAllAtOnce"',
+            'output.services["default"].deployment_config_names.production == "CodeDeployDefault.LambdaCanary10Percent5Minutes"',
+            # The shared platform once: one state machine, seven handlers, three buckets.
+            "length(aws_lambda_function.handler) == 7 && length(aws_s3_bucket.this) == 3",
+        ],
+    ),
+}
+
+PLATFORM = """{
+      name_prefix               = "sls-cd"
+      region                    = "us-east-1"
+      account_id                = "123456789012"
+      partition                 = "aws"
+      dns_suffix                = "amazonaws.com"
+      kms_key_arn               = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      artifact_bucket_name      = "sls-cd-artifacts"
+      artifact_bucket_arn       = "arn:aws:s3:::sls-cd-artifacts"
+      release_bucket_arn        = "arn:aws:s3:::sls-cd-releases"
+      source_bucket_name        = "sls-cd-source"
+      source_bucket_arn         = "arn:aws:s3:::sls-cd-source"
+      services_parameter_prefix = "/sls-cd/services/"
+      state_machine_arn         = "arn:aws:states:us-east-1:123456789012:stateMachine:sls-cd-deployment"
+      waiter_function_name      = "sls-cd-waiter"
+      waiter_function_arn       = "arn:aws:lambda:us-east-1:123456789012:function:sls-cd-waiter"
+      handler_role_arns         = { for handler, role in { run_tests = "run-tests", staging = "deploy-staging", production = "deploy-production", rollback = "rollback", waiter = "waiter" } : handler => "arn:aws:iam::123456789012:role/sls-cd-${role}-role" }
+      lambda_runtime            = "python3.12"
+      lambda_architecture       = "arm64"
+      log_retention_days        = 30
+      deployment_config_names   = { canary-25-15 = "sls-cd-canary-25-15", linear-20-1 = "sls-cd-linear-20-1" }
+    }"""
+SERVICE = {"name": "orders", "platform": HCL(PLATFORM), "app": HCL('{ initial_package = "build/app.zip" }')}
+
+# Applies of modules/service alone against the mocked provider: what one service's resources and
+# policies hold.
+MODULE_APPLIED = {
+    "service_defaults": (
+        SERVICE,
+        [
+            'aws_lambda_function.app["staging"].function_name == "sls-cd-orders-app-staging"',
+            'aws_codepipeline.this.name == "sls-cd-orders-pipeline"',
+            'aws_codedeploy_deployment_group.environment["staging"].deployment_config_name == "CodeDeployDefault.LambdaAllAtOnce"',
+            'aws_codedeploy_deployment_group.environment["production"].deployment_config_name == "CodeDeployDefault.LambdaCanary10Percent5Minutes"',
+            'aws_codedeploy_deployment_group.environment["production"].alarm_configuration[0].alarms == toset(["sls-cd-orders-production-errors"])',
+            'length(aws_codedeploy_deployment_group.environment["staging"].alarm_configuration) == 0',
+            "aws_cloudwatch_metric_alarm.production_errors.threshold == 1",
+            "aws_cloudwatch_metric_alarm.production_errors.period == 60",
+            "aws_cloudwatch_metric_alarm.production_errors.evaluation_periods == 1",
+            'one([for s in data.aws_iam_policy_document.deploy["production"].statement : s.resources if s.sid == "ReadOwnDeploymentConfig"]) == toset(["arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:CodeDeployDefault.LambdaCanary10Percent5Minutes"])',
+            'one([for s in data.aws_iam_policy_document.deploy["staging"].statement : s.resources if s.sid == "ReadOwnReleases"]) == toset(["arn:aws:s3:::sls-cd-releases/orders/staging/*"])',
+            'length(one([for s in data.aws_iam_policy_document.codedeploy.statement : s.resources if s.sid == "ReadRollbackAlarm"])) == 1',
+            'aws_ssm_parameter.registration.name == "/sls-cd/services/orders"',
+            'jsondecode(nonsensitive(aws_ssm_parameter.registration.value)).environments.production.function_name == "sls-cd-orders-app-production"',
+            # One access role per handler that touches a service's resources, under the platform's
+            # path, which only that handler's role may assume.
+            'toset(keys(aws_iam_role.access)) == toset(["production", "rollback", "run_tests", "staging", "waiter"])',
+            'aws_iam_role.access["staging"].name == "sls-cd-orders-staging-access" && aws_iam_role.access["staging"].path == "/sls-cd/services/"',
+            'aws_iam_role.access["run_tests"].name == "sls-cd-orders-run-tests-access"',
+            'one(one(data.aws_iam_policy_document.access_trust["staging"].statement).principals).identifiers == toset(["arn:aws:iam::123456789012:role/sls-cd-deploy-staging-role"])',
+            'alltrue([for policy in aws_iam_role_policy.access : policy.name == "service-orders"])',
+            'jsondecode(nonsensitive(aws_ssm_parameter.registration.value)).access_roles.rollback == aws_iam_role.access["rollback"].arn',
+        ],
+    ),
+    "service_custom_configs": (
+        SERVICE | {"deployment": HCL('{ staging_config = "linear-20-1", production_config = "canary-25-15" }')},
+        [
             'aws_codedeploy_deployment_group.environment["staging"].deployment_config_name == "sls-cd-linear-20-1"',
             'aws_codedeploy_deployment_group.environment["production"].deployment_config_name == "sls-cd-canary-25-15"',
             'one([for s in data.aws_iam_policy_document.deploy["staging"].statement : s.resources if s.sid == "ReadOwnDeploymentConfig"]) == toset(["arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:sls-cd-linear-20-1"])',
             'one([for s in data.aws_iam_policy_document.deploy["production"].statement : s.resources if s.sid == "ReadOwnDeploymentConfig"]) == toset(["arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:sls-cd-canary-25-15"])',
         ],
     ),
-    "production_alarms": (
-        {"production_error_alarm": HCL("{ threshold = 3, period_seconds = 300, evaluation_periods = 2 }"), "production_rollback_alarms": HCL('["sls-cd-latency", "checkout-errors"]')},
+    "service_production_alarms": (
+        SERVICE
+        | {
+            "production_error_alarm": HCL("{ threshold = 3, period_seconds = 300, evaluation_periods = 2 }"),
+            "production_rollback_alarms": HCL('["sls-cd-latency", "checkout-errors"]'),
+        },
         [
             "aws_cloudwatch_metric_alarm.production_errors.threshold == 3",
             "aws_cloudwatch_metric_alarm.production_errors.period == 300",
             "aws_cloudwatch_metric_alarm.production_errors.evaluation_periods == 2",
-            'aws_codedeploy_deployment_group.environment["production"].alarm_configuration[0].alarms == toset(["sls-cd-production-errors", "sls-cd-latency", "checkout-errors"])',
+            'aws_codedeploy_deployment_group.environment["production"].alarm_configuration[0].alarms == toset(["sls-cd-orders-production-errors", "sls-cd-latency", "checkout-errors"])',
             'length(aws_codedeploy_deployment_group.environment["staging"].alarm_configuration) == 0',
             'one([for s in data.aws_iam_policy_document.codedeploy.statement : s.resources if s.sid == "ReadRollbackAlarm"]) == toset([aws_cloudwatch_metric_alarm.production_errors.arn, "arn:aws:cloudwatch:us-east-1:123456789012:alarm:sls-cd-latency", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:checkout-errors"])',
         ],
@@ -210,9 +308,11 @@ def variables_block(variables: dict[str, str]) -> str:
     return "  variables {\n" + "".join(lines) + "  }\n"
 
 
-def applied_run(name: str, variables: dict[str, str], conditions: list[str]) -> str:
+def applied_run(name: str, variables: dict[str, str], conditions: list[str], module: str | None = None) -> str:
+    """An apply run of the root configuration, or of the local `module` (e.g. ./modules/service)."""
     asserts = "".join(f'\n  assert {{\n    condition     = {condition}\n    error_message = "{name}: {hcl_escape(condition)}"\n  }}\n' for condition in conditions)
-    return f'run "{name}" {{\n  command = apply\n\n' + (variables_block(variables) if variables else "") + asserts + "}\n"
+    source = f'  module {{\n    source = "{module}"\n  }}\n\n' if module else ""
+    return f'run "{name}" {{\n  command = apply\n\n' + source + (variables_block(variables) if variables else "") + asserts + "}\n"
 
 
 def hcl_escape(text: str) -> str:
@@ -258,6 +358,8 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]
         (tests / f"{name}.tftest.hcl").write_text(MOCK_PROVIDER + f'\nrun "{name}" {{\n  command = plan\n\n' + variables_block(variables) + "}\n", encoding="utf-8")
     for name, (variables, conditions) in APPLIED.items():
         (tests / f"applied_{name}.tftest.hcl").write_text(MOCK_PROVIDER + "\n" + applied_run(name, variables, conditions), encoding="utf-8")
+    for name, (variables, conditions) in MODULE_APPLIED.items():
+        (tests / f"applied_{name}.tftest.hcl").write_text(MOCK_PROVIDER + "\n" + applied_run(name, variables, conditions, "./modules/service"), encoding="utf-8")
     (tests / "accepted.tftest.hcl").write_text(MOCK_PROVIDER + "".join("\n" + accepted_run(name, *case) for name, case in ACCEPTED.items()), encoding="utf-8")
 
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "TF_"))}
@@ -277,10 +379,15 @@ def runs(output: str) -> Iterator[tuple[str, tuple[str, str]]]:
 
 
 def error_messages(variable: str) -> list[str]:
-    with open(ROOT / "variables.tf", encoding="utf-8") as file:
-        document: dict[str, Any] = hcl2.load(file, serialization_options=HCL_OPTIONS)
-    body = next(entry[variable] for entry in document["variable"] if variable in entry)
-    return [validation["error_message"] for validation in body["validation"]]
+    """The validation messages of `variable`: the root's, else modules/service's, which validates
+    every service's settings (the single-service variables included)."""
+    for path in (ROOT / "variables.tf", ROOT / "modules" / "service" / "variables.tf"):
+        with open(path, encoding="utf-8") as file:
+            document: dict[str, Any] = hcl2.load(file, serialization_options=HCL_OPTIONS)
+        body = next((entry[variable] for entry in document["variable"] if variable in entry), None)
+        if body is not None and body.get("validation"):
+            return [validation["error_message"] for validation in body["validation"]]
+    raise KeyError(f"no validated variable {variable} in variables.tf or modules/service/variables.tf")
 
 
 def flat(text: str) -> str:
@@ -324,17 +431,16 @@ def test_a_rule_of_a_variable_stops_the_plan_with_its_message(plans: dict[str, t
 
 
 def test_the_deployment_config_messages_name_every_predefined_config() -> None:
-    with open(ROOT / "variables.tf", encoding="utf-8") as file:
+    with open(ROOT / "modules" / "service" / "variables.tf", encoding="utf-8") as file:
         document: dict[str, Any] = hcl2.load(file, serialization_options=HCL_OPTIONS)
     predefined = next(entry["predefined_deployment_configs"] for entry in document["locals"] if "predefined_deployment_configs" in entry)
     # The same nine the local AWS answers GetDeploymentConfig for, so the e2e runs use what a user may set.
     assert sorted(predefined) == sorted(PREDEFINED)
-    for variable in ("staging_deployment_config", "production_deployment_config"):
-        (message,) = error_messages(variable)
-        assert all(name in message for name in predefined) and "custom_deployment_configs" in message, variable
+    (message,) = [message for message in error_messages("deployment") if "predefined" in message]
+    assert all(name in message for name in predefined) and "custom_deployment_configs" in message
 
 
-@pytest.mark.parametrize("case", sorted(APPLIED))
+@pytest.mark.parametrize("case", sorted(APPLIED | MODULE_APPLIED))
 def test_the_variables_reach_the_resources_and_policies(plans: dict[str, tuple[str, str]], case: str) -> None:
     status, text = plans[case]
     assert status == "pass", text

@@ -13,6 +13,8 @@ import pytest
 import yaml
 from hcl2 import SerializationOptions
 
+from local_aws.terraform import configuration_files
+
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_VARIABLES = {"$(PY)": ".venv/bin/python", "$(CHECKOV_VENV)": ".venv-checkov"}
 
@@ -21,12 +23,13 @@ def skips_in_terraform() -> set[tuple[str, str]]:
     """(check id, resource address) of every `#checkov:skip` comment, which checkov honours only
     inside the resource it applies to."""
     found = set()
-    for path in ROOT.glob("*.tf"):
+    for path in configuration_files(ROOT):
+        module = f"module.{path.parent.name}." if path.parent != ROOT else ""
         address = None
         for line in path.read_text(encoding="utf-8").splitlines():
             block = re.match(r'^(resource|data) "([^"]+)" "([^"]+)"', line)
             if block:
-                address = f"{'data.' if block.group(1) == 'data' else ''}{block.group(2)}.{block.group(3)}"
+                address = f"{module}{'data.' if block.group(1) == 'data' else ''}{block.group(2)}.{block.group(3)}"
             skip = re.match(r"\s*#checkov:skip=([A-Z0-9_]+):(.*)", line)
             if skip:
                 assert address is not None and skip.group(2).strip(), f"{path.name}: {line.strip()} needs a resource and a reason"

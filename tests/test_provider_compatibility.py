@@ -128,6 +128,10 @@ REVIEWED_TYPES: frozenset[tuple[str, str]] = frozenset(
             "aws_sfn_state_machine",
             "aws_sns_topic",
             "aws_sns_topic_subscription",
+            # 6.0.0 changes nothing of it but `region` (above); `overwrite`, deprecated in some 5.x
+            # docs, is undeprecated in both schemas and left unset: Terraform updates the
+            # parameter it created in place.
+            "aws_ssm_parameter",
         )
     ]
 )
@@ -156,7 +160,7 @@ def parse(name: str, text: str) -> Source:
 
 
 def root_sources() -> list[Source]:
-    return [parse(path.name, path.read_text(encoding="utf-8")) for path in all_tf_files()]
+    return [parse(str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")) for path in all_tf_files()]
 
 
 def matching_changes(kind: str, type_name: str, path: str) -> list[Change]:

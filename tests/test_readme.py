@@ -58,14 +58,15 @@ def readme_variables() -> dict[str, str | None]:
 
 
 def app_function_names() -> list[str]:
-    """The names main.tf gives the application functions, with <prefix> for var.name_prefix."""
+    """The names modules/service gives the application functions of the service keyed default,
+    whose resource prefix is the platform's name_prefix, written <prefix>."""
     locals_: dict[str, Any] = {}
-    for entry in load_hcl("main.tf")["locals"]:
+    for entry in load_hcl("modules/service/main.tf")["locals"]:
         locals_.update(entry)
     expression = locals_["app_function_names"]
     match = re.fullmatch(r'\$\{\{for (\w+) in local\.environments : \1 => "(.*)"\}\}', expression)
     assert match, f"local.app_function_names is not a for expression over local.environments: {expression}"
-    template = match.group(2).replace("${var.name_prefix}", "<prefix>")
+    template = match.group(2).replace("${local.resource_prefix}", "<prefix>")
     return [template.replace("${" + match.group(1) + "}", environment) for environment in locals_["environments"]]
 
 

@@ -5,12 +5,14 @@ from typing import Any
 import boto3
 import pytest
 
-from aws_fixtures import ALIAS, FUNCTIONS, TABLE, Platform, Refusals, UpdateInProgress, app_zip, set_deployment_status
+from aws_fixtures import ALIAS, FUNCTIONS, TABLE, Platform, Refusals, UpdateInProgress, app_zip, service_client, set_deployment_status
 from conftest import load_handler
 from shared import aws, errors
 
 EXECUTION = {"arn": "arn:aws:states:us-east-1:123456789012:execution:deploy:run-1", "name": "run-1"}
 FAILURE = {"error": "StagingTestsFailed", "cause": "1 of 1 test cases failed in staging"}
+# The registry entry of the platform's service, as Platform().create() registers it.
+SERVICE = Platform().service
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def platform(aws: None, monkeypatch: pytest.MonkeyPatch) -> Platform:
 
 def deploy(monkeypatch: pytest.MonkeyPatch, context: Any, environment: str, version: str) -> dict[str, Any]:
     Platform.deploy_environment(monkeypatch, environment)
-    event = {"action": "deploy", "commit_id": "c2", "artifact": Platform.upload_artifact(app_zip(version)), "execution": EXECUTION}
+    event = {"action": "deploy", "commit_id": "c2", "artifact": Platform.upload_artifact(app_zip(version)), "execution": EXECUTION, "service": SERVICE}
     return load_handler(environment).handler(event, context)  # type: ignore[no-any-return]
 
 
@@ -32,7 +34,7 @@ def shift(environment: str, version: str, weights: dict[str, float] | None = Non
 
 
 def rollback(context: Any) -> dict[str, Any]:
-    return load_handler("rollback").handler({"commit_id": "c2", "execution": EXECUTION, "failure": FAILURE}, context)  # type: ignore[no-any-return]
+    return load_handler("rollback").handler({"commit_id": "c2", "execution": EXECUTION, "failure": FAILURE, "service": SERVICE}, context)  # type: ignore[no-any-return]
 
 
 class RecordingCodeDeploy:
@@ -52,7 +54,7 @@ class RecordingCodeDeploy:
 
 @pytest.fixture
 def codedeploy(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> RecordingCodeDeploy:
-    recording = RecordingCodeDeploy(aws.client("codedeploy"))
+    recording = RecordingCodeDeploy(service_client("codedeploy", "rollback"))
     real_client = aws.client
     monkeypatch.setattr(aws, "client", lambda service: recording if service == "codedeploy" else real_client(service))
     return recording
@@ -70,7 +72,7 @@ def test_restores_staging_after_its_tests_failed(platform: Platform, context: An
     assert result["environments"]["production"] == {"action": "untouched"}
     assert platform.alias("production")["FunctionVersion"] == "1"
     record = platform.record("c2", "run-1")
-    assert record is not None and record["staging"]["rolled_back_to"] == "1"
+    assert record is not None and record["staging"]["rolled_back_to"] == "1" and record["service"] == "app"
 
 
 def test_stops_a_canary_in_progress_and_clears_its_weights(platform: Platform, context: Any, monkeypatch: pytest.MonkeyPatch, codedeploy: RecordingCodeDeploy) -> None:
@@ -111,7 +113,7 @@ def test_nothing_deployed_means_nothing_touched(platform: Platform, context: Any
 
 
 def deny_update_alias(monkeypatch: pytest.MonkeyPatch) -> None:
-    lambda_client = aws.client("lambda")
+    lambda_client = service_client("lambda", "rollback")
 
     def denied(**_: Any) -> None:
         raise lambda_client.exceptions.ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "UpdateAlias")
@@ -147,7 +149,7 @@ def test_an_alias_update_that_conflicts_with_a_function_update_is_waited_for(pla
     staging = deploy(monkeypatch, context, "staging", "2")
     set_deployment_status(staging["deployment_id"], "Succeeded")
     shift("staging", "2")
-    refused = Refusals(aws.client("lambda"), "UpdateAlias", "ResourceConflictException", times=2, message=CONFLICT)
+    refused = Refusals(service_client("lambda", "rollback"), "UpdateAlias", "ResourceConflictException", times=2, message=CONFLICT)
 
     result = rollback(context)
 
@@ -161,7 +163,7 @@ def test_a_conflict_that_persists_is_function_busy_for_the_state_machine_to_retr
     staging = deploy(monkeypatch, context, "staging", "2")
     set_deployment_status(staging["deployment_id"], "Succeeded")
     shift("staging", "2")
-    UpdateInProgress(aws.client("lambda"), times=1000)
+    UpdateInProgress(service_client("lambda", "rollback"), times=1000)
 
     with pytest.raises(errors.FunctionBusy, match="app-staging still has an update in progress"):
         rollback(context)
@@ -213,6 +215,9 @@ def test_a_record_with_a_missing_or_mistyped_field_says_what_is_wrong(platform: 
         ({"execution": EXECUTION}, "no 'commit_id'"),
         ({"commit_id": "c2"}, "no 'execution.arn'"),
         ({"commit_id": "c2", "execution": {"arn": "x"}}, "no 'execution.name'"),
+        ({"commit_id": "c2", "execution": EXECUTION}, "no 'service'"),
+        ({"commit_id": "c2", "execution": EXECUTION, "service": "app"}, "'service' must be an object, got a string"),
+        ({"commit_id": "c2", "execution": EXECUTION, "service": {"alias": "live"}}, "no 'service.name'"),
     ],
 )
 def test_malformed_events_end_in_invalid_input(platform: Platform, context: Any, event: Any, message: str) -> None:

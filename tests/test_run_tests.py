@@ -18,6 +18,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
+from aws_fixtures import register_service, registered_document, service_client, service_document, use_registry
 from conftest import ROOT, load_handler
 from shared import aws as shared_aws, errors
 from zip_craft import DAMAGE, damaged
@@ -93,21 +94,19 @@ def warm_session() -> boto3.Session:
 @pytest.fixture
 def platform(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", warm_session())
-    for name, value in {
-        "APP_HANDLER": "app.handler",
-        "TEST_CASES_PATH": "test_cases.json",
-        "TEST_TIMEOUT_SECONDS": "10",
-        "STAGING_FUNCTION_NAME": FUNCTIONS["staging"],
-        "PRODUCTION_FUNCTION_NAME": FUNCTIONS["production"],
-        "ALIAS_NAME": "live",
-    }.items():
-        monkeypatch.setenv(name, value)
+    registered = use_registry(monkeypatch, service_document() | {"test_timeout_seconds": 10})
+    assert {environment: target["function_name"] for environment, target in registered["environments"].items()} == FUNCTIONS
     shared_aws.client("s3").create_bucket(Bucket=BUCKET)
+
+
+def registered_with(**changes: Any) -> None:
+    """Change the service's registry entry (the next run's input carries the changed entry)."""
+    register_service(registered_document() | changes)
 
 
 def run(context: Any, phase: str, data: bytes) -> dict[str, Any]:
     shared_aws.client("s3").put_object(Bucket=BUCKET, Key=KEY, Body=data)
-    event = {"phase": phase, "commit_id": "9fceb02d0ae5", "artifact": {"bucket": BUCKET, "key": KEY}}
+    event = {"phase": phase, "commit_id": "9fceb02d0ae5", "artifact": {"bucket": BUCKET, "key": KEY}, "service": registered_document()}
     return load_handler("run_tests").handler(event, context)  # type: ignore[no-any-return]
 
 
@@ -165,7 +164,7 @@ def test_a_case_that_raises_fails_alone(platform: None, context: Any) -> None:
 
 
 def test_each_case_has_the_timeout_and_one_past_it_stops_the_rest(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEST_TIMEOUT_SECONDS", "1")
+    registered_with(test_timeout_seconds=1)
     nap = {"action": "sleep", "seconds": 0.5}
     cases = [case("naps", nap, {"slept": True}), case("naps again", nap, {"slept": True}), case("sleeps", {"action": "sleep", "seconds": 30}, {"slept": True}), REJECTS]
 
@@ -281,7 +280,7 @@ def test_a_result_that_is_not_json_fails_the_case(platform: None, context: Any) 
     ids=["no-function", "import-fails", "no-module"],
 )
 def test_a_handler_that_cannot_be_loaded_fails_every_case(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch, app: str, app_handler: str, expected: str) -> None:
-    monkeypatch.setenv("APP_HANDLER", app_handler)
+    registered_with(app_handler=app_handler)
 
     verdict = run(context, "package", app_zip([GREETS, REJECTS], app=app))
 
@@ -350,7 +349,7 @@ def invocation(function: str, event: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def lambda_stub(platform: None) -> Iterator[Stubber]:
-    with Stubber(shared_aws.client("lambda", read_timeout=shared_aws.INVOKE_READ_TIMEOUT_SECONDS)) as stubber:
+    with Stubber(service_client("lambda", "run_tests", read_timeout=shared_aws.INVOKE_READ_TIMEOUT_SECONDS)) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 
@@ -437,6 +436,8 @@ def test_values_compare_as_json() -> None:
     ids=["unknown-phase", "no-phase", "phase-array", "commit-number", "no-artifact", "no-object", "string-event"],
 )
 def test_malformed_events_raise_named_errors(platform: None, context: Any, event: Any, error: type[Exception], match: str) -> None:
+    if isinstance(event, dict):
+        event = event | {"service": registered_document()}
     with pytest.raises(error, match=match):
         load_handler("run_tests").handler(event, context)
 
@@ -456,23 +457,28 @@ def test_an_artifact_that_cannot_be_unpacked_safely_is_an_invalid_artifact(platf
 
 
 @pytest.mark.parametrize(
-    ("phase", "variable", "value", "match"),
+    ("phase", "changes", "match"),
     [
-        ("package", "TEST_TIMEOUT_SECONDS", "soon", "TEST_TIMEOUT_SECONDS='soon' is not an integer"),
-        ("package", "APP_HANDLER", "app", "APP_HANDLER='app' is not a handler"),
-        ("staging", "STAGING_FUNCTION_NAME", None, "STAGING_FUNCTION_NAME is not set"),
-        ("production", "ALIAS_NAME", None, "ALIAS_NAME is not set"),
+        ("package", {"test_timeout_seconds": "soon"}, "'test_timeout_seconds' must be an integer, got a string"),
+        ("package", {"test_timeout_seconds": 0}, "'test_timeout_seconds' is 0; it must be at least 1"),
+        ("package", {"app_handler": "app"}, "'app_handler' 'app' is not a handler like 'app.handler'"),
+        ("staging", {"environments": {"staging": {"deployment_group": "staging", "deployment_config": "c"}}}, "it has no 'environments.staging.function_name'"),
+        ("production", {"alias": "7"}, "'alias' '7' is not a Lambda alias name"),
     ],
 )
-def test_missing_configuration_is_a_configuration_error(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch, phase: str, variable: str, value: str | None, match: str) -> None:
-    if value is None:
-        monkeypatch.delenv(variable)
-    else:
-        monkeypatch.setenv(variable, value)
+def test_a_broken_registry_entry_is_a_configuration_error(platform: None, context: Any, phase: str, changes: dict[str, Any], match: str) -> None:
+    registered_with(**changes)
     cases = [case("everywhere", {"name": "Ada"}, {"statusCode": 200})]
 
     with pytest.raises(errors.ConfigurationError, match=match):
         run(context, phase, app_zip(cases))
+
+
+def test_a_missing_registry_prefix_is_a_configuration_error(platform: None, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SERVICES_PARAMETER_PREFIX")
+
+    with pytest.raises(errors.ConfigurationError, match="environment variable SERVICES_PARAMETER_PREFIX is not set"):
+        run(context, "package", app_zip([GREETS]))
 
 
 # --- damaged and large artifacts ------------------------------------------------------------------
@@ -493,7 +499,7 @@ def test_a_package_over_50_mb_zipped_runs_its_cases(platform: None, context: Any
     # Lambda's 50 MB limit is for zips uploaded directly; the deploy handlers update functions from S3.
     data = app_zip([GREETS], extra={"models/weights.bin": os.urandom(51 * 1024 * 1024)})  # type: ignore[dict-item]
     s3_backends[DEFAULT_ACCOUNT_ID]["global"].put_object(BUCKET, KEY, data)
-    event = {"phase": "package", "commit_id": "9fceb02d0ae5", "artifact": {"bucket": BUCKET, "key": KEY}}
+    event = {"phase": "package", "commit_id": "9fceb02d0ae5", "artifact": {"bucket": BUCKET, "key": KEY}, "service": registered_document()}
 
     verdict = load_handler("run_tests").handler(event, context)
 

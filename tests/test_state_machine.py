@@ -5,12 +5,14 @@ stopped, or rolled back, and the aliases, the record and the execution's error s
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from aws_fixtures import app_zip
 from local_aws.compat import LocalAws
-from local_aws.platform import STEPS, LocalPlatform
+from local_aws.platform import ALIAS, ARTIFACT_BUCKET, ROLE, STEPS, LocalPlatform
 from tools import package
 
 
@@ -28,7 +30,7 @@ def local(step_zips: dict[str, bytes]) -> Iterator[tuple[LocalAws, LocalPlatform
 
     from shared import aws as shared_aws
 
-    shared_aws.client.cache_clear()
+    shared_aws.reset()
     patches = LocalAws()
     patches.install()
     try:
@@ -36,11 +38,18 @@ def local(step_zips: dict[str, bytes]) -> Iterator[tuple[LocalAws, LocalPlatform
             yield patches, LocalPlatform(app_code=app_zip("1"), step_zips=step_zips).create()
     finally:
         patches.uninstall()
-        shared_aws.client.cache_clear()
+        shared_aws.reset()
 
 
 def deploy(platform: LocalPlatform, code: bytes, commit: str) -> dict:
     return platform.wait(platform.start(code, commit))
+
+
+def notifications() -> list[tuple[str, str]]:
+    from moto.sns.models import sns_backends
+
+    (topic,) = sns_backends["123456789012"]["us-east-1"].topics.values()
+    return [(subject, message) for _, message, subject, *_ in topic.sent_notifications]
 
 
 def test_a_good_commit_reaches_production(local: tuple[LocalAws, LocalPlatform]) -> None:
@@ -50,9 +59,11 @@ def test_a_good_commit_reaches_production(local: tuple[LocalAws, LocalPlatform])
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert platform.live_versions() == {"staging": "2", "production": "2"}
     record = platform.record("good", "good-run")
-    assert record["status"] == "SUCCEEDED" and record["production"]["previous_version"] == "1"
+    assert record["status"] == "SUCCEEDED" and record["production"]["previous_version"] == "1" and record["service"] == "app"
     entered = platform.states_entered(execution["executionArn"])
     assert entered[-1] == "DeploymentSucceeded" and "Rollback" not in entered
+    ((subject, message),) = notifications()
+    assert subject == "Deployment succeeded" and message.startswith("Service app: commit good is live. Staging runs version 2, production runs version 2.")
 
 
 def test_the_same_commit_twice_is_a_no_op(local: tuple[LocalAws, LocalPlatform]) -> None:
@@ -105,12 +116,72 @@ def test_a_failed_production_deployment_rolls_back_both_environments(local: tupl
     assert platform.live_versions() == {"staging": "1", "production": "1"}
     record = platform.record("halfway", "halfway-run")
     assert record["staging"]["rolled_back_to"] == "1" and record["status"] == "FAILED"
-    assert record["failure_error"] == "ProductionDeploymentFailed"
+    assert record["failure_error"] == "ProductionDeploymentFailed" and record["service"] == "app"
+    ((subject, message),) = notifications()
+    assert subject == "Deployment failed" and message.startswith("Service app: deployment halfway-run failed with ProductionDeploymentFailed: ")
 
 
 def test_bad_input_ends_in_a_named_error(local: tuple[LocalAws, LocalPlatform]) -> None:
     _, platform = local
-    execution = platform.wait(platform.start_raw({"artifact": 3}, "bad-input"))
+    execution = platform.wait(platform.start_raw({"artifact": 3, "service": platform.service}, "bad-input"))
 
     assert execution["status"] == "FAILED" and execution["error"] == "ValidationFailed"
     assert "commit_id" in execution["cause"]
+
+
+def test_an_input_without_a_service_fails_before_any_handler_runs(local: tuple[LocalAws, LocalPlatform]) -> None:
+    _, platform = local
+    execution = platform.wait(platform.start_raw({"commit_id": "c1", "artifact": {"bucket": ARTIFACT_BUCKET, "key": "a.zip"}}, "no-service"))
+
+    assert execution["status"] == "FAILED" and execution["error"] == "ValidationFailed"
+    assert "the execution input has no 'service.name'" in execution["cause"]
+    assert "ValidateCode" not in platform.states_entered(execution["executionArn"])
+    assert platform.record("c1", "no-service")["status"] == "FAILED"
+    ((_, message),) = notifications()
+    assert message.startswith("Service (none): deployment no-service failed with ValidationFailed: ")
+
+
+def create_victim() -> dict[str, Any]:
+    """A function no service registers, with a `live` alias on version 1: what a crafted input aims at."""
+    functions = boto3.client("lambda")
+    functions.create_function(FunctionName="victim-fn", Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": app_zip("victim")}, Publish=True)
+    functions.create_alias(FunctionName="victim-fn", Name=ALIAS, FunctionVersion="1")
+    return victim_state()
+
+
+def victim_state() -> dict[str, Any]:
+    functions = boto3.client("lambda")
+    versions = [version["Version"] for version in functions.list_versions_by_function(FunctionName="victim-fn")["Versions"]]
+    configuration = functions.get_function_configuration(FunctionName="victim-fn")
+    return {"versions": versions, "alias": functions.get_alias(FunctionName="victim-fn", Name=ALIAS)["FunctionVersion"], "code": configuration["CodeSha256"]}
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_an_execution_started_with_a_crafted_target_is_refused_and_changes_nothing(local: tuple[LocalAws, LocalPlatform], environment: str) -> None:
+    """Whoever may call states:StartExecution cannot point the platform at a function its services do not register."""
+    _, platform = local
+    before = create_victim()
+    crafted = json.loads(json.dumps(platform.service))
+    crafted["environments"][environment]["function_name"] = "victim-fn"
+
+    execution = platform.wait(platform.start(app_zip("evil"), "crafted", extra_input={"service": crafted}))
+
+    assert execution["status"] == "FAILED" and execution["error"] == "TargetNotAllowed", execution.get("cause")
+    assert f"service app: 'environments.{environment}.function_name' is 'victim-fn' in the execution input, but 'app-{environment}' is registered" in execution["cause"]
+    assert victim_state() == before == {"versions": ["$LATEST", "1"], "alias": "1", "code": before["code"]}
+    assert platform.live_versions() == {"staging": "1", "production": "1"}
+    entered = platform.states_entered(execution["executionArn"])
+    assert "DeployStaging" not in entered and "Rollback" not in entered and entered[-1] == "TargetNotAllowed"
+    record = platform.record("crafted", "crafted-run")
+    assert record["status"] == "FAILED" and record["failure_error"] == "TargetNotAllowed" and record["service"] == "app"
+
+
+def test_an_execution_for_a_service_that_is_not_registered_is_refused(local: tuple[LocalAws, LocalPlatform]) -> None:
+    _, platform = local
+    unknown = platform.service | {"name": "billing"}
+
+    execution = platform.wait(platform.start(app_zip("2"), "unknown", extra_input={"service": unknown}))
+
+    assert execution["status"] == "FAILED" and execution["error"] == "UnknownService"
+    assert "service 'billing' is not registered with the platform: there is no SSM parameter /local/services/billing" in execution["cause"]
+    assert platform.live_versions() == {"staging": "1", "production": "1"}

@@ -11,7 +11,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
-from aws_fixtures import TABLE
+from aws_fixtures import TABLE, service_document
 from conftest import REGION, load_handler
 from local_aws.platform import create_deployments_table
 from shared import aws as shared_aws, errors
@@ -23,6 +23,8 @@ PIPELINE = "sls-cd-pipeline"
 RUN = "3d6f1c4e-0b1a-4c55-9d2e-5f0a8b7c6d5e"
 OTHER_RUN = "7a1e2b3c-0b1a-4c55-9d2e-5f0a8b7c6d5e"
 ROLLBACK_FUNCTION = "sls-cd-rollback"
+# The execution input's service, as the waiter puts it there (the rollback function checks it).
+SERVICE = service_document() | {"name": "orders", "pipeline_name": PIPELINE}
 
 
 class RollbackFunction:
@@ -70,8 +72,10 @@ def rollback(platform: dict[str, str]) -> RollbackFunction:
     return RollbackFunction(shared_aws.client("lambda", read_timeout=shared_aws.INVOKE_READ_TIMEOUT_SECONDS), [RESTORED])
 
 
-def start(platform: dict[str, str], commit: str, run: str, name: str) -> str:
+def start(platform: dict[str, str], commit: str, run: str, name: str, service: Any = SERVICE) -> str:
     document = {"commit_id": commit, "artifact": {"bucket": "artifacts", "key": "a.zip"}, "pipeline": {"name": PIPELINE, "execution_id": run, "job_id": "j"}}
+    if service is not None:
+        document["service"] = service
     return str(shared_aws.client("stepfunctions").start_execution(stateMachineArn=platform["state_machine"], name=name, input=json.dumps(document))["executionArn"])
 
 
@@ -114,11 +118,15 @@ def test_a_stopped_pipeline_run_stops_its_deployment_and_rolls_it_back(platform:
 
     assert status(deployment) == "ABORTED" and status(other) == "RUNNING"
     reason = f"pipeline {PIPELINE} execution {RUN} is being stopped (wrong branch)"
-    assert rollback.requests == [{"commit_id": "c0ffee1", "execution": {"arn": deployment, "name": "c0ffee1-job1"}, "failure": {"error": "DeploymentStopped", "cause": reason}}]
+    assert rollback.requests == [
+        {"commit_id": "c0ffee1", "execution": {"arn": deployment, "name": "c0ffee1-job1"}, "failure": {"error": "DeploymentStopped", "cause": reason}, "service": SERVICE}
+    ]
     stopped = record("c0ffee1", "c0ffee1-job1")
-    assert stopped["status"] == "STOPPED" and stopped["stopped_by"] == reason and stopped["execution_arn"] == deployment
+    assert stopped["status"] == "STOPPED" and stopped["stopped_by"] == reason and stopped["execution_arn"] == deployment and stopped["service"] == "orders"
     assert stopped["failure_error"] == "DeploymentStopped" and stopped["finished_at"]
-    assert notifications(platform["topic"]) == [("Deployment stopped", f"Deployment c0ffee1-job1 of commit c0ffee1 was stopped: {reason}. Rolled back: {RESTORED['summary']}")]
+    assert notifications(platform["topic"]) == [
+        ("Deployment stopped", f"Service orders: deployment c0ffee1-job1 of commit c0ffee1 was stopped: {reason}. Rolled back: {RESTORED['summary']}")
+    ]
     assert result["summary"] == f"stopped c0ffee1-job1: {RESTORED['summary']}"
 
 
@@ -147,6 +155,19 @@ def test_the_same_event_twice_rolls_back_once_and_changes_nothing_more(platform:
     again = stop.handler(pipeline_event("STOPPED"), context)
 
     assert len(rollback.requests) == 1 and again["executions"] == []
+
+
+@pytest.mark.parametrize("service", [None, "orders", {"name": 7}])
+def test_an_execution_whose_input_names_no_service_is_stopped_and_its_rollback_told_as_much(service: Any, platform: dict[str, str], rollback: RollbackFunction, context: Any) -> None:
+    deployment = start(platform, "c0ffee1", RUN, "c0ffee1-job1", service=service)
+
+    stop.handler(pipeline_event("STOPPED"), context)
+
+    assert status(deployment) == "ABORTED"
+    assert [request.get("service") for request in rollback.requests] == [service]
+    assert "service" not in record("c0ffee1", "c0ffee1-job1")
+    ((_, message),) = notifications(platform["topic"])
+    assert message.startswith("Deployment c0ffee1-job1 of commit c0ffee1 was stopped")
 
 
 def test_the_waiter_s_request_stops_that_execution(platform: dict[str, str], rollback: RollbackFunction, context: Any) -> None:

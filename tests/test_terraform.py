@@ -13,6 +13,7 @@ import pytest
 from hcl2 import SerializationOptions
 
 from conftest import HANDLERS
+from local_aws.terraform import configuration_files
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL = ROOT / "asl" / "deployment.asl.json"
@@ -34,7 +35,7 @@ def load_hcl(name: str) -> dict[str, Any]:
 
 
 def all_tf_files() -> list[Path]:
-    return sorted(ROOT.glob("*.tf"))
+    return configuration_files(ROOT)
 
 
 def blocks(document: dict[str, Any], kind: str, type_name: str) -> dict[str, dict[str, Any]]:
@@ -127,7 +128,7 @@ def test_every_handler_function_has_design_handler_tracing_and_own_role() -> Non
 def test_no_allow_statement_grants_a_wildcard_action() -> None:
     offenders = []
     for tf_file in all_tf_files():
-        documents = blocks(load_hcl(tf_file.name), "data", "aws_iam_policy_document")
+        documents = blocks(load_hcl(str(tf_file.relative_to(ROOT))), "data", "aws_iam_policy_document")
         for document_name, document in documents.items():
             for statement in statements(document):
                 if statement.get("effect", "Allow") != "Allow":

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 import vendored
+from aws_fixtures import register_service, registered_document, use_registry
 from conftest import ROOT, FakeLambdaContext, load_handler
 from shared import aws as shared_aws, errors
 from zip_craft import DAMAGE, damaged, flags_of, patch_central
@@ -58,10 +59,14 @@ def warm_session() -> boto3.Session:
 @pytest.fixture
 def bucket(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", warm_session())
-    monkeypatch.setenv("APP_HANDLER", "app.handler")
-    monkeypatch.setenv("TEST_CASES_PATH", "test_cases.json")
+    use_registry(monkeypatch)
     shared_aws.client("s3").create_bucket(Bucket=BUCKET)
     return BUCKET
+
+
+def registered_with(**changes: Any) -> None:
+    """Change the service's registry entry (the next input carries the changed entry)."""
+    register_service(registered_document() | changes)
 
 
 def state(key: str = KEY) -> dict[str, Any]:
@@ -70,6 +75,7 @@ def state(key: str = KEY) -> dict[str, Any]:
         "artifact": {"bucket": BUCKET, "key": key, "version_id": None},
         "pipeline": {"name": "sls-cd-pipeline", "execution_id": "e-1", "job_id": "j-1"},
         "execution": {"arn": "arn:aws:states:us-east-1:123456789012:execution:deploy:run-1", "name": "run-1", "started_at": "2026-01-01T00:00:00Z"},
+        "service": registered_document(),
     }
 
 
@@ -126,7 +132,7 @@ def test_the_handler_may_be_bound_in_any_top_level_way(bucket: str, context: Any
 
 
 def test_a_nested_handler_module_is_found_under_its_dotted_path(bucket: str, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("APP_HANDLER", "service/api.handler")
+    registered_with(app_handler="service/api.handler")
 
     assert validate(context, make_zip({"service/api.py": APP, "test_cases.json": CASES}))["valid"] is True
     assert findings(validate(context, make_zip({"api.py": APP, "test_cases.json": CASES}))) == [("handler_missing", None)]
@@ -284,12 +290,12 @@ def test_a_name_that_is_not_utf8_is_handled_like_any_other(bucket: str, context:
 
 @pytest.mark.parametrize("app_handler", ["app.handler", "app.main"])
 def test_a_missing_handler_module_is_handler_missing(bucket: str, context: Any, monkeypatch: pytest.MonkeyPatch, app_handler: str) -> None:
-    monkeypatch.setenv("APP_HANDLER", app_handler)
+    registered_with(app_handler=app_handler)
 
     verdict = validate(context, package({"app.py": None, "main.py": APP}))
 
     assert findings(verdict) == [("handler_missing", None)]
-    assert message_of(verdict, "handler_missing") == f"APP_HANDLER {app_handler} needs app.py or app/__init__.py at the zip root; the artifact has neither"
+    assert message_of(verdict, "handler_missing") == f"app_handler {app_handler} needs app.py or app/__init__.py at the zip root; the artifact has neither"
 
 
 @pytest.mark.parametrize(
@@ -306,7 +312,7 @@ def test_a_module_without_a_top_level_handler_is_handler_missing(bucket: str, co
     verdict = validate(context, package({"app.py": source}))
 
     assert findings(verdict) == [("handler_missing", "app.py")]
-    assert message_of(verdict, "handler_missing") == "defines no top-level function 'handler' (APP_HANDLER app.handler)"
+    assert message_of(verdict, "handler_missing") == "defines no top-level function 'handler' (app_handler app.handler)"
 
 
 def test_an_async_handler_is_handler_missing(bucket: str, context: Any) -> None:
@@ -570,8 +576,8 @@ def test_a_broken_test_declaration_is_test_cases_missing(bucket: str, context: A
     assert expected in message_of(verdict, "test_cases_missing")
 
 
-def test_the_test_cases_path_comes_from_the_environment(bucket: str, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEST_CASES_PATH", "ci/cases.json")
+def test_the_test_cases_path_comes_from_the_service(bucket: str, context: Any) -> None:
+    registered_with(test_cases_path="ci/cases.json")
 
     assert findings(validate(context, package())) == [("test_cases_missing", "ci/cases.json")]
     assert validate(context, package({"test_cases.json": None, "ci/cases.json": CASES}))["valid"] is True
@@ -595,19 +601,23 @@ def test_the_test_cases_path_comes_from_the_environment(bucket: str, context: An
     ids=["array", "no-commit", "bad-commit", "artifact-string", "bucket-number", "blank-key", "no-object", "no-bucket"],
 )
 def test_malformed_events_raise_named_errors(bucket: str, context: Any, event: Any, error: type[Exception], match: str) -> None:
+    if isinstance(event, dict):
+        event = event | {"service": registered_document()}
     with pytest.raises(error, match=match):
         load_handler("validate_code").handler(event, context)
 
 
 @pytest.mark.parametrize(
     ("value", "match"),
-    [(None, "APP_HANDLER is not set"), ("app", "is not a handler like 'app.handler'"), ("app.handler()", "is not a handler like")],
+    [(None, "it has no 'app_handler'"), ("app", "'app_handler' 'app' is not a handler like 'app.handler'"), ("app.handler()", "is not a handler like")],
 )
-def test_a_bad_app_handler_setting_is_a_configuration_error(bucket: str, context: Any, monkeypatch: pytest.MonkeyPatch, value: str | None, match: str) -> None:
+def test_a_bad_app_handler_setting_is_a_configuration_error(bucket: str, context: Any, value: str | None, match: str) -> None:
+    document = registered_document()
     if value is None:
-        monkeypatch.delenv("APP_HANDLER")
+        del document["app_handler"]
     else:
-        monkeypatch.setenv("APP_HANDLER", value)
+        document["app_handler"] = value
+    register_service(document)
     shared_aws.client("s3").put_object(Bucket=BUCKET, Key=KEY, Body=package())
 
     with pytest.raises(errors.ConfigurationError, match=match):

@@ -21,7 +21,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto.stepfunctions.models import stepfunctions_backends
 
-from aws_fixtures import Refusals
+from aws_fixtures import SERVICES_PREFIX, Refusals, register_service, service_client, service_document
 from conftest import REGION, load_handler
 from shared import aws as shared_aws, errors
 from shared.errors import InvalidInput
@@ -40,7 +40,10 @@ KEY = "sls-cd-pipeline/BuildOutpu/AbCdEfG"
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKENvalue0123456789"
-EXECUTION_NAME = f"{COMMIT[:12]}-{JOB_ID}"
+SERVICE = "orders"
+# The service's registry entry, registered for the pipeline the jobs come from.
+SERVICE_DOCUMENT = service_document() | {"name": SERVICE, "pipeline_name": PIPELINE}
+EXECUTION_NAME = f"{SERVICE}-{COMMIT[:12]}-{JOB_ID}"
 
 
 def job_event(
@@ -50,7 +53,7 @@ def job_event(
     user_parameters: Any = None,
     artifacts: Any = None,
 ) -> dict[str, Any]:
-    parameters = {"commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
+    parameters = {"service": SERVICE, "commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
     data: dict[str, Any] = {
         "actionConfiguration": {
             "configuration": {
@@ -177,7 +180,14 @@ def states(aws: None) -> Any:
 
 
 @pytest.fixture
-def state_machine(states: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def registry(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The platform's registry, with the service the jobs name."""
+    monkeypatch.setenv("SERVICES_PARAMETER_PREFIX", SERVICES_PREFIX)
+    return register_service(SERVICE_DOCUMENT)
+
+
+@pytest.fixture
+def state_machine(states: Any, registry: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> str:
     arn: str = states.create_state_machine(
         name="DeploymentStateMachine",
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
@@ -221,6 +231,7 @@ def test_first_call_starts_one_execution_and_reports_it_in_progress(states: Any,
         "commit_id": COMMIT,
         "artifact": {"bucket": BUCKET, "key": KEY, "version_id": None},
         "pipeline": {"name": PIPELINE, "execution_id": PIPELINE_EXECUTION, "job_id": JOB_ID},
+        "service": SERVICE_DOCUMENT,
     }
     assert pipeline.success() == {
         "jobId": JOB_ID,
@@ -254,7 +265,7 @@ def test_a_run_that_ended_while_its_deployment_started_stops_that_deployment(
     status: str, states: Any, state_machine: str, pipeline: Pipeline, stop_function: StopFunction, context: Any
 ) -> None:
     run = {"pipelineExecution": {"pipelineName": PIPELINE, "pipelineExecutionId": PIPELINE_EXECUTION, "status": status}, "ResponseMetadata": {"HTTPStatusCode": 200}}
-    shared_aws.client("codepipeline").meta.events.register("before-call.codepipeline.GetPipelineExecution", lambda **_: (AWSResponse("", 200, {}, None), run))
+    service_client("codepipeline", "waiter", SERVICE).meta.events.register("before-call.codepipeline.GetPipelineExecution", lambda **_: (AWSResponse("", 200, {}, None), run))
 
     waiter.handler(job_event(), context)
 
@@ -268,22 +279,89 @@ def test_a_run_that_ended_while_its_deployment_started_stops_that_deployment(
 
 def test_long_commit_id_is_cut_to_12_characters_in_the_execution_name(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
     commit = "a" * 128
-    parameters = {"commit_id": commit, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
+    parameters = {"service": SERVICE, "commit_id": commit, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
 
     waiter.handler(job_event(user_parameters=json.dumps(parameters)), context)
 
     (execution,) = executions(states, state_machine)
-    assert execution["name"] == f"{'a' * 12}-{JOB_ID}"
+    assert execution["name"] == f"orders-{'a' * 12}-{JOB_ID}"
     assert json.loads(states.describe_execution(executionArn=execution["executionArn"])["input"])["commit_id"] == commit
 
 
 def test_commit_id_characters_outside_the_name_alphabet_become_dashes(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
-    parameters = {"commit_id": "release/v1.2.3+build", "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
+    parameters = {"service": SERVICE, "commit_id": "release/v1.2.3+build", "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
 
     waiter.handler(job_event(user_parameters=json.dumps(parameters)), context)
 
     (execution,) = executions(states, state_machine)
-    assert execution["name"] == f"release-v1-2-{JOB_ID}"
+    assert execution["name"] == f"orders-release-v1-2-{JOB_ID}"
+
+
+def test_the_longest_service_name_and_commit_make_a_name_within_step_functions_limit(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    service = "s" + "-9" * 11
+    register_service(SERVICE_DOCUMENT | {"name": service})
+    parameters = {"service": service, "commit_id": "c" * 40, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
+
+    waiter.handler(job_event(user_parameters=json.dumps(parameters)), context)
+
+    (execution,) = executions(states, state_machine)
+    assert execution["name"] == f"{service}-{'c' * 12}-{JOB_ID}" and len(execution["name"]) <= 80
+    assert json.loads(states.describe_execution(executionArn=execution["executionArn"])["input"])["service"]["name"] == service
+
+
+def test_a_service_that_is_not_registered_fails_the_job_and_starts_nothing(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    parameters = {"service": "billing", "commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE}
+
+    waiter.handler(job_event(user_parameters=json.dumps(parameters)), context)
+
+    assert pipeline.failure()["failureDetails"]["message"] == (
+        f"UnknownService: service 'billing' is not registered with the platform: there is no SSM parameter {SERVICES_PREFIX}billing; "
+        "add the service to the platform's `services` map, or register it with modules/service, and apply"
+    )
+    assert executions(states, state_machine) == []
+
+
+def test_a_job_of_another_pipeline_is_not_allowed_to_deploy_the_service(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    parameters = {"service": SERVICE, "commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": "sls-cd-billing-pipeline"}
+
+    waiter.handler(job_event(user_parameters=json.dumps(parameters)), context)
+
+    message = pipeline.failure()["failureDetails"]["message"]
+    assert message.startswith("TargetNotAllowed: service orders is registered for pipeline 'sls-cd-pipeline', but this job's UserParameters name pipeline 'sls-cd-billing-pipeline'")
+    assert executions(states, state_machine) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{not json", "ConfigurationError: the registry entry of service 'orders' (SSM parameter /local/services/orders) is not JSON (Expecting property name"),
+        (
+            json.dumps(SERVICE_DOCUMENT | {"alias": ""}),
+            "ConfigurationError: the registry entry of service 'orders' (SSM parameter /local/services/orders) is not a service document: 'alias' must not be empty",
+        ),
+        (
+            json.dumps(SERVICE_DOCUMENT | {"name": "billing"}),
+            "ConfigurationError: the registry entry of service 'orders' (SSM parameter /local/services/orders) holds the document of service 'billing'",
+        ),
+    ],
+)
+def test_a_broken_registry_entry_fails_the_job_saying_what_to_fix(value: str, message: str, states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    shared_aws.client("ssm").put_parameter(Name=SERVICES_PREFIX + SERVICE, Value=value, Type="String", Overwrite=True)
+
+    waiter.handler(job_event(), context)
+
+    failed = pipeline.failure()["failureDetails"]["message"]
+    assert failed.startswith(message) and "apply the Terraform that registers 'orders' again" in failed, failed
+    assert executions(states, state_machine) == []
+
+
+def test_a_throttled_registry_read_fails_the_job_as_a_throttled_start_execution_does(states: Any, state_machine: str, pipeline: Pipeline, context: Any) -> None:
+    Refusals(shared_aws.client("ssm"), "GetParameter", "ThrottlingException", times=1, status=400)
+
+    waiter.handler(job_event(), context)
+
+    assert pipeline.failure()["failureDetails"]["message"].startswith("Throttled: GetParameter was throttled (ThrottlingException)")
+    assert executions(states, state_machine) == []
 
 
 def test_access_denied_on_start_execution_fails_the_job(state_machine: str, pipeline: Pipeline, context: Any) -> None:
@@ -355,6 +433,7 @@ def test_succeeded_execution_ends_the_job_with_output_variables(started: str, pi
         "outputVariables": {
             "ExecutionArn": started,
             "ExecutionName": EXECUTION_NAME,
+            "Service": SERVICE,
             "StagingVersion": "4",
             "ProductionVersion": "7",
         },
@@ -369,7 +448,7 @@ def test_succeeded_execution_without_versions_reports_the_execution_only(output:
     waiter.handler(continuation_event(started), context)
 
     params = pipeline.success()
-    assert params["outputVariables"] == {"ExecutionArn": started, "ExecutionName": EXECUTION_NAME}
+    assert params["outputVariables"] == {"ExecutionArn": started, "ExecutionName": EXECUTION_NAME, "Service": SERVICE}
     assert params["executionDetails"]["summary"] == f"Deployment {EXECUTION_NAME} succeeded"
 
 
@@ -478,7 +557,7 @@ def without(path: str) -> dict[str, Any]:
 
 
 def parameters(**changes: Any) -> str:
-    values = {"commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE, **changes}
+    values = {"service": SERVICE, "commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE, **changes}
     return json.dumps({name: value for name, value in values.items() if value is not None})
 
 
@@ -497,6 +576,11 @@ EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:DeploymentStateMachine
         (without("data.actionConfiguration.configuration.UserParameters"), "InvalidInput: the action has no UserParameters; set them to {"),
         (job_event(user_parameters="commit_id=abc"), "InvalidInput: UserParameters is not valid JSON (Expecting value"),
         (job_event(user_parameters='["abc"]'), "InvalidInput: UserParameters must be a JSON object, got an array"),
+        (job_event(user_parameters=parameters(service=None)), "InvalidInput: UserParameters has no 'service' string"),
+        (job_event(user_parameters=parameters(service=["orders"])), "InvalidInput: UserParameters has no 'service' string"),
+        (job_event(user_parameters=parameters(service="Orders")), "InvalidInput: UserParameters: 'service' 'Orders' is not a service name"),
+        (job_event(user_parameters=parameters(service="../orders")), "InvalidInput: UserParameters: 'service' '../orders' is not a service name"),
+        (job_event(user_parameters=parameters(service="o" * 24)), "InvalidInput: UserParameters: 'service' 'oooooooooooooooooooooooo' is not a service name"),
         (job_event(user_parameters=parameters(commit_id=None)), "InvalidInput: UserParameters has no 'commit_id' string"),
         (job_event(user_parameters=parameters(commit_id=7)), "InvalidInput: UserParameters has no 'commit_id' string"),
         (job_event(user_parameters=parameters(commit_id="abc def")), "InvalidInput: UserParameters: 'commit_id' 'abc def' is not a commit id"),
@@ -646,7 +730,11 @@ def nested(depth: int) -> str:
     [
         (job_event(user_parameters='{"commit_id": ' + nested(100_000) + "}"), "UserParameters is "),
         (
-            job_event(user_parameters=json.dumps({"commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE, "x": json.loads(nested(900))})),
+            job_event(
+                user_parameters=json.dumps(
+                    {"service": SERVICE, "commit_id": COMMIT, "pipeline_execution_id": PIPELINE_EXECUTION, "pipeline_name": PIPELINE, "x": json.loads(nested(900))}
+                )
+            ),
             "UserParameters is ",
         ),
         (job_event(token='{"execution_arn": ' + nested(100_000) + "}"), "the continuation token is "),

@@ -1,6 +1,9 @@
 """Prints how the whole stack performs on the local AWS (`make bench`, after tools/bench.py).
 
-- wall time of `terraform init` / `apply` / `destroy` against the local AWS;
+- wall time of `terraform init` / `apply` / `destroy` against the local AWS, and what adding a
+  service costs: the platform applied with one service (the sample application), then with the
+  second of the local platform (examples/clock): that apply's wall time, the resources it adds,
+  and that the shared platform's resources are the same, created once;
 - per happy-path deployment, with Terraform's defaults (staging all at once, production a 10%
   canary for 5 minutes, a check at the end of the shift, then every poll_interval_seconds) on a
   clock 60 times faster: the push's wall time, the state transitions (states entered, counted in
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import boto3
 
-from local_aws.stack import LocalServer, LocalStack, app_commit
+from local_aws.stack import DEFAULT_SERVICE, DEFAULT_VARIABLES, LOCAL_SERVICES, LocalServer, LocalStack, app_commit
 
 ROOT = Path(__file__).resolve().parent.parent
 LAGS_SECONDS = (0.0, 2.0, 7.0, 12.0, 30.0)
@@ -44,6 +47,53 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "OVER TARGET"
 
 
+def managed_resources(stack: LocalStack) -> dict[str, list[str]]:
+    """The state's managed resources (not data sources), by owner: "platform" or the service key."""
+    owners: dict[str, list[str]] = {}
+    for address in stack.terraform.run("state", "list").stdout.split():
+        if ".data." in address or address.startswith("data."):
+            continue
+        owner = address.split('"')[1] if address.startswith("module.service[") else "platform"
+        owners.setdefault(owner, []).append(address)
+    return owners
+
+
+def handler_policy_characters(stack: LocalStack) -> dict[str, int]:
+    """The characters of each handler role's inline policies, as IAM counts them against its
+    10,240 per role (no whitespace)."""
+    iam = boto3.client("iam")
+    sizes = {}
+    for handler, function in stack.handler_functions.items():
+        role = f"{function}-role"
+        documents = [iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"] for name in iam.list_role_policies(RoleName=role)["PolicyNames"]]
+        sizes[handler] = sum(len(json.dumps(document, separators=(",", ":"))) for document in documents)
+    return sizes
+
+
+def add_a_service(stack: LocalStack, log: object) -> None:
+    """Apply the second service on top of the first and print what that cost."""
+    before, policies_before = managed_resources(stack), handler_policy_characters(stack)
+    stack.terraform.variables = dict(DEFAULT_VARIABLES)
+    with contextlib.redirect_stdout(log):  # type: ignore[type-var]
+        started = time.monotonic()
+        stack.terraform.apply()
+        seconds = time.monotonic() - started
+    stack.outputs = stack.terraform.outputs()
+    after, policies_after = managed_resources(stack), handler_policy_characters(stack)
+    added = sorted(set(after) - set(before))
+    shared_same = after["platform"] == before["platform"]
+    print(
+        f"adding service {', '.join(added)}: apply {seconds:.1f} s, {sum(len(after[key]) for key in added)} resources added "
+        f"({len(before.get(DEFAULT_SERVICE, []))} in the first service); shared platform: {len(after['platform'])} resources, "
+        f"{'the same before and after (created once)' if shared_same else 'CHANGED'}"
+    )
+    largest = max(policies_after, key=lambda handler: policies_after[handler])
+    print(
+        f"handler roles' inline policies: {'unchanged' if policies_after == policies_before else 'CHANGED'} by the service "
+        f"(it brings its own access roles); the largest, {largest}'s, holds {policies_after[largest]:,} of IAM's 10,240 characters"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-e2e", action="store_true", help="skip timing the end-to-end suite")
@@ -52,13 +102,13 @@ def main() -> None:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory() as workdir, open(Path(workdir) / "handlers.log", "w", encoding="utf-8") as log:
         server = LocalServer.start()
+        one_service = DEFAULT_VARIABLES | {"services": json.dumps({DEFAULT_SERVICE: LOCAL_SERVICES[DEFAULT_SERVICE]})}
         with contextlib.redirect_stdout(log):
-            stack = LocalStack.apply(server, workdir=Path(workdir) / "terraform")
-        print(f"\nterraform against the local AWS: init {stack.seconds['init']:.1f} s, apply {stack.seconds['apply']:.1f} s")
-        machine = boto3.client("stepfunctions").describe_state_machine(stateMachineArn=stack.outputs["state_machine_arn"])
-        staging_handler = json.loads(machine["definition"])["States"]["DeployStaging"]["Resource"]
-        handler = boto3.client("lambda").get_function_configuration(FunctionName=staging_handler)
-        poll = float(handler["Environment"]["Variables"]["POLL_INTERVAL_SECONDS"])
+            stack = LocalStack.apply(server, workdir=Path(workdir) / "terraform", variables=one_service)
+        print(f"\nterraform against the local AWS, one service: init {stack.seconds['init']:.1f} s, apply {stack.seconds['apply']:.1f} s")
+        add_a_service(stack, log)
+        registration = boto3.client("ssm").get_parameter(Name=stack.service()["registration_parameter_name"])["Parameter"]["Value"]
+        poll = float(json.loads(registration)["poll_interval_seconds"])
         print(f"checks every {poll:.0f} s after the shift (poll_interval_seconds): the detection delay is at most {poll:.0f} s, whatever the lag")
         print(f"{'CodeDeploy lag (AWS s)':<24}{'push wall s':>12}{'transitions':>13}  {'':<12}{'detection delay s':>18}  {'':<12}")
         try:

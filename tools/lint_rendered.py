@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_aws.terraform import configuration_files
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKDIR = ROOT / ".local-aws" / "lint"
 OUTPUT = ROOT / "build" / "lint"
@@ -39,7 +41,9 @@ class Document:
     def kind(self) -> str:
         """identity (a role's policy), trust (who may assume a role), key (a KMS key policy) or
         resource (another resource-based policy)."""
-        resource_type, attribute = self.address.split(".")[0], self.address.rsplit(".", 1)[1]
+        # module.service["default"].aws_iam_role_policy.app["staging"].policy -> aws_iam_role_policy
+        resource_type = re.sub(r'^(module\.[\w-]+(\["[^"]*"\])?\.)+', "", self.address).split(".")[0]
+        attribute = self.address.rsplit(".", 1)[1]
         if attribute == "assume_role_policy":
             return "trust"
         if resource_type in ("aws_iam_role_policy", "aws_iam_policy"):
@@ -72,7 +76,7 @@ def configured_policy_attributes(folder: Path = ROOT) -> set[tuple[str, str]]:
 
     options = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
     configured = set()
-    for path in folder.glob("*.tf"):
+    for path in configuration_files(folder):
         with path.open(encoding="utf-8") as file:
             document = hcl2.load(file, serialization_options=options)
         for entry in document.get("resource", []):
@@ -216,11 +220,11 @@ def as_list(value: Any) -> list[Any]:
 def unexplained_wildcard_resources(folder: Path = ROOT) -> list[str]:
     """`resources = ["*"]` lines of the .tf files with no comment in the statement or just above it."""
     findings = []
-    for path in sorted(folder.glob("*.tf")):
+    for path in configuration_files(folder):
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines):
             if re.fullmatch(r'\s*resources\s*=\s*\["\*"\]\s*', line) and not commented(lines, number):
-                findings.append(f'{path.name}:{number + 1}: Resource "*" without a comment saying why')
+                findings.append(f'{path.relative_to(folder)}:{number + 1}: Resource "*" without a comment saying why')
     return findings
 
 

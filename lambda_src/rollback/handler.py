@@ -1,10 +1,11 @@
-"""Restores every environment this execution touched to the version `live` ran before it.
+"""Restores every environment this execution touched to the version the service's alias ran before it.
 
-Payload: {"commit_id", "execution": {"arn", "name"}, "failure": {"error", "cause"}}. What was touched
+Payload: {"commit_id", "execution": {"arn", "name"}, "failure": {"error", "cause"}, "service"}. The
+functions and the alias are the service's registered ones (shared/services.py). What was touched
 comes from the deployment record, which the deploy handlers write before they create a CodeDeploy
 deployment. Per environment (production first): stop a deployment still in progress (with
-CodeDeploy's automatic rollback), point `live` at the previous version with no routing weights left
-over, read the alias back to verify, and record it. Running it twice is safe.
+CodeDeploy's automatic rollback), point the alias at the previous version with no routing weights
+left over, read the alias back to verify, and record it. Running it twice is safe.
 """
 
 import re
@@ -16,11 +17,12 @@ from botocore.exceptions import ClientError
 from shared import aws
 from shared.config import env
 from shared.deployment_status import ACTIVE_STATUSES
-from shared.errors import FunctionBusy, RollbackFailed
+from shared.errors import FunctionBusy, RollbackFailed, TargetNotAllowed
 from shared.events import commit_id, ensure_object, execution
 from shared.function_updates import change
 from shared.observability import lambda_entry, logger, named_error
 from shared.records import read_record, record_rollback
+from shared.services import Service, acting_for, service_of
 
 ENVIRONMENTS = ("production", "staging")
 VERSION = re.compile(r"[1-9][0-9]{0,9}")  # a published version; never $LATEST
@@ -31,16 +33,36 @@ class Target:
     environment: str
     function_name: str
     alias: str
+    application: str
+    deployment_group: str
+
+    @classmethod
+    def of(cls, service: Service, environment: str) -> "Target":
+        registered = service.environment(environment)
+        return cls(environment, registered.function_name, service.alias, service.codedeploy_application, registered.deployment_group)
 
 
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
     ensure_object(event)
     commit, run = commit_id(event), execution(event)
-    table, alias = env("DEPLOYMENTS_TABLE"), env("ALIAS_NAME")
-    functions = {"staging": env("STAGING_FUNCTION_NAME"), "production": env("PRODUCTION_FUNCTION_NAME")}
+    service = service_of(event)
+    table = env("DEPLOYMENTS_TABLE")
+    targets = {environment: Target.of(service, environment) for environment in ENVIRONMENTS}
     record = read_record(table, commit, run.name) or {}
+    recorded_service = record.get("service")
+    if recorded_service is not None and recorded_service != service.name:
+        raise TargetNotAllowed(
+            f"service {service.name}: the deployment record of commit {commit}, execution {run.name} is of service {str(recorded_service)[:64]!r}; "
+            "a rollback restores only what its own service's deployment changed"
+        )
 
+    with acting_for(service, "rollback"):
+        return restore_all(service, commit, run.name, table, targets, record)
+
+
+def restore_all(service: Service, commit: str, execution_name: str, table: str, targets: dict[str, "Target"], record: dict[str, Any]) -> dict[str, Any]:
+    """Restore each environment the record says the execution touched, production first."""
     results: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     for environment in ENVIRONMENTS:
@@ -48,10 +70,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if not touched:
             results[environment] = {"action": "untouched"}
             continue
-        target = Target(environment, functions[environment], alias)
+        target = targets[environment]
         try:
-            results[environment] = restore(target, recorded_versions(target, touched, f"commit {commit}, execution {run.name}"))
-            record_rollback(table, commit, run.name, environment, results[environment]["version"])
+            results[environment] = restore(target, recorded_versions(target, touched, f"commit {commit}, execution {execution_name}"))
+            record_rollback(table, commit, execution_name, environment, results[environment]["version"], service.name)
         except FunctionBusy:
             raise  # retried by the state machine: running the rollback again is safe
         except RollbackFailed as error:
@@ -62,7 +84,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if problems:
         # Every environment's state, so a person knows what production runs before acting.
         others = "; ".join(
-            f"{environment} untouched ({alias_state(Target(environment, functions[environment], alias))})" if result["action"] == "untouched" else describe(environment, result)
+            f"{environment} untouched ({alias_state(targets[environment])})" if result["action"] == "untouched" else describe(environment, result)
             for environment, result in results.items()
         )
         raise RollbackFailed(" ".join(problems) + (f" Other environments: {others}." if others else ""))
@@ -105,7 +127,7 @@ def preview(value: Any) -> str:
 
 def restore(target: Target, touched: Recorded) -> dict[str, Any]:
     previous, new = touched.previous_version, touched.new_version
-    stopped = stop_if_active(touched.deployment_id)
+    stopped = stop_if_active(target, touched.deployment_id)
     version, weights = read_alias(target)
     if version == previous and not weights:
         return {"action": "already_on_previous" if previous != new else "unchanged", "version": previous, "stopped_deployment": stopped}
@@ -124,12 +146,17 @@ def restore(target: Target, touched: Recorded) -> dict[str, Any]:
     return {"action": "restored", "version": previous, "from_version": new, "stopped_deployment": stopped}
 
 
-def stop_if_active(deployment_id: str | None) -> str | None:
-    """Stop a deployment still shifting traffic, letting CodeDeploy roll it back too."""
+def stop_if_active(target: Target, deployment_id: str | None) -> str | None:
+    """Stop a deployment of the target's group still shifting traffic, letting CodeDeploy roll it
+    back too."""
     if not deployment_id:
         return None
     client = aws.client("codedeploy")
-    status = client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"]
+    info = client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    of = (info.get("applicationName"), info.get("deploymentGroupName"))
+    if of != (target.application, target.deployment_group):
+        raise TargetNotAllowed(f"the recorded CodeDeploy deployment {deployment_id} is of {of[0]}/{of[1]}, not of {target.application}/{target.deployment_group}; it is left as it is")
+    status = info["status"]
     if status not in ACTIVE_STATUSES:
         return None
     try:

@@ -1,11 +1,15 @@
 """Runs the application's declared test cases for one phase and returns a verdict.
 
-Payload: {"phase": "package" | "staging" | "production", "commit_id", "artifact"}.
+Payload: {"phase": "package" | "staging" | "production", "commit_id", "artifact", "service"}; the
+handler, the test cases' path, the time a case may take and the functions and alias the live phases
+invoke are the service's registered ones (shared/services.py).
 Returns {"phase", "passed", "total", "failed", "cases": [{"name", "passed", "differences"}], "summary"}.
-Raises InvalidInput, ConfigurationError, ArtifactUnavailable, InvalidArtifact (not a zip, unsafe entries, an entry that cannot be unpacked),
-and Throttled / AwsRequestFailed when the function under test cannot be invoked.
+Raises InvalidInput, ConfigurationError, UnknownService, TargetNotAllowed, ArtifactUnavailable,
+InvalidArtifact (not a zip, unsafe entries, an entry that cannot be unpacked), and Throttled /
+AwsRequestFailed when the function under test cannot be invoked.
 
-The test cases live in the artifact, in the JSON file at TEST_CASES_PATH (default test_cases.json):
+The test cases live in the artifact, in the JSON file at the service's `test_cases_path` (e.g.
+test_cases.json):
 
     {"cases": [
         {"name": "greets by name",
@@ -31,9 +35,9 @@ a deployment must be tested.
 
 Phase package runs the cases against the artifact itself, unpacked into a temporary directory, in
 one separate Python process (case_runner.py) with the runtime's environment minus every credential
-(shared/isolation.py). Each case may take TEST_TIMEOUT_SECONDS; a case that takes longer is stopped with the
-process, and the cases after it are reported as not run. Phases staging and production invoke the
-live alias (ALIAS_NAME) of STAGING_FUNCTION_NAME / PRODUCTION_FUNCTION_NAME.
+(shared/isolation.py). Each case may take the service's `test_timeout_seconds`; a case that takes
+longer is stopped with the process, and the cases after it are reported as not run. Phases staging
+and production invoke the service's alias of its staging / production function.
 """
 
 import json
@@ -51,12 +55,12 @@ from typing import IO, Any
 
 from shared import aws
 from shared.artifacts import open_zip, read_artifact, safe_extract
-from shared.config import env, env_default, env_int, handler_env
 from shared.errors import InvalidInput
 from shared.events import artifact_location, commit_id, ensure_object, field
 from shared.isolation import child_environment, exit_description
 from shared.observability import lambda_entry, logger
-from shared.testcases import DEFAULT_PATH, PHASES, DeclaredCase, InvalidTestCases, load_test_cases
+from shared.services import Service, acting_for, service_of
+from shared.testcases import PHASES, DeclaredCase, InvalidTestCases, load_test_cases
 
 RUNNER = Path(__file__).with_name("case_runner.py")
 # This function's own interpreter: on Lambda /var/lang/bin/python3.x, which needs the runtime's
@@ -100,8 +104,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     phase = read_phase(event)
     commit = commit_id(event)
     location = artifact_location(event)
-    cases_path = env_default("TEST_CASES_PATH", DEFAULT_PATH)
-    logger.info("running test cases", extra={"phase": phase, "commit_id": commit, "artifact": location.uri})
+    service = service_of(event)
+    cases_path = service.test_cases_path
+    logger.info("running test cases", extra={"phase": phase, "commit_id": commit, "artifact": location.uri, "service": service.name})
 
     with read_artifact(location) as artifact, open_zip(artifact.file) as archive:
         try:
@@ -112,10 +117,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if not cases:
             return not_run(phase, f"no test cases are declared for the {phase} phase in {cases_path}; a deployment must be tested")
         if phase == "package":
-            outcomes = run_package(archive, cases, context)
+            outcomes = run_package(archive, cases, context, service)
         else:
-            function = live_function(phase)
-            outcomes = [invoke_live(function, case) for case in cases]
+            function = service.live_alias(phase)
+            with acting_for(service, "run_tests"):
+                outcomes = [invoke_live(function, case) for case in cases]
 
     results = [CaseResult(case.name, differences(case.expect, outcome)) for case, outcome in zip(cases, outcomes, strict=True)]
     for result in results:
@@ -132,12 +138,11 @@ def read_phase(event: Any) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    case_seconds: int  # TEST_TIMEOUT_SECONDS: the time one case may take
+    case_seconds: int  # the service's test_timeout_seconds: the time one case may take
     run_seconds: float  # the time the whole run may take: what is left of this invocation
 
     @classmethod
-    def from_env(cls, context: Any, cases: int) -> "Limits":
-        case_seconds = env_int("TEST_TIMEOUT_SECONDS", minimum=1)
+    def of(cls, context: Any, cases: int, case_seconds: int) -> "Limits":
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if callable(remaining):
             return cls(case_seconds, max(1.0, int(remaining()) / 1000 - REPORTING_SECONDS))
@@ -153,9 +158,9 @@ class RunnerReport:
     stopped: str | None  # how the process ended when it did not report every case
 
 
-def run_package(archive: zipfile.ZipFile, cases: list[DeclaredCase], context: Any) -> list[Outcome]:
-    module, function = handler_env("APP_HANDLER")
-    limits = Limits.from_env(context, len(cases))
+def run_package(archive: zipfile.ZipFile, cases: list[DeclaredCase], context: Any, service: Service) -> list[Outcome]:
+    module, function = service.handler
+    limits = Limits.of(context, len(cases), service.test_timeout_seconds)
     request = {
         "handler": f"{module}.{function}",
         "cases": [{"name": case.name, "event": case.event} for case in cases],
@@ -296,11 +301,6 @@ def reported_outcome(line: dict[str, Any]) -> Outcome:
 
 
 # --- phases staging and production: the live alias --------------------------------------------
-
-
-def live_function(phase: str) -> str:
-    function_name = env("STAGING_FUNCTION_NAME") if phase == "staging" else env("PRODUCTION_FUNCTION_NAME")
-    return f"{function_name}:{env('ALIAS_NAME')}"
 
 
 def invoke_live(function: str, case: DeclaredCase) -> Outcome:

@@ -1,8 +1,10 @@
-"""Deploying new code to one environment (staging or production) through CodeDeploy.
+"""Deploying new code to one environment (staging or production) of a service through CodeDeploy.
 
 `deploy` publishes the artifact as a new version of the environment's function and asks CodeDeploy
-to shift the `live` alias to it; `check` reports whether that deployment has finished. The
-staging and production handlers are thin wrappers that name their environment.
+to shift the service's alias to it; `check` reports whether that deployment has finished. The
+staging and production handlers are thin wrappers that name their environment. The function,
+alias, CodeDeploy application and group and the times come from the service's registry entry
+(shared/services.py), the release bucket and the deployment table from the environment variables.
 """
 
 import json
@@ -16,13 +18,14 @@ from botocore.exceptions import ClientError, WaiterError
 
 from shared import aws
 from shared.artifacts import Artifact, content_sha256, read_artifact, sha256_hex
-from shared.config import env, env_int
+from shared.config import env
 from shared.deployment_status import FAILED_STATUSES
-from shared.errors import CodeUpdateFailed, DeploymentFailed, DeploymentInProgress, DeploymentStopped, DeploymentTimedOut, InvalidInput
+from shared.errors import CodeUpdateFailed, DeploymentFailed, DeploymentInProgress, DeploymentStopped, DeploymentTimedOut, InvalidInput, TargetNotAllowed
 from shared.events import ArtifactLocation, Execution, artifact_location, commit_id, ensure_object, execution, field
 from shared.function_updates import change
 from shared.observability import logger
 from shared.records import record_environment
+from shared.services import Service, acting_for, service_of
 
 PREDEFINED_SHIFT = re.compile(r"CodeDeployDefault\.Lambda(?:Canary(\d+)Percent(\d+)Minutes?|Linear(\d+)PercentEvery(\d+)Minutes?|AllAtOnce)", re.ASCII)
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -31,6 +34,7 @@ CONTENT_IN_DESCRIPTION = re.compile(r"\bcontent ([0-9a-f]{64})\b")
 
 @dataclass(frozen=True)
 class Environment:
+    service: str
     name: str
     function_name: str
     alias: str
@@ -42,17 +46,19 @@ class Environment:
     poll_seconds: int
 
     @classmethod
-    def from_env(cls, name: str) -> "Environment":
+    def of(cls, service: Service, name: str) -> "Environment":
+        target = service.environment(name)
         return cls(
+            service=service.name,
             name=name,
-            function_name=env("FUNCTION_NAME"),
-            alias=env("ALIAS_NAME"),
-            application=env("CODEDEPLOY_APPLICATION"),
-            deployment_group=env("DEPLOYMENT_GROUP"),
+            function_name=target.function_name,
+            alias=service.alias,
+            application=service.codedeploy_application,
+            deployment_group=target.deployment_group,
             release_bucket=env("RELEASE_BUCKET"),
             deployments_table=env("DEPLOYMENTS_TABLE"),
-            timeout_seconds=env_int("DEPLOYMENT_TIMEOUT_SECONDS", minimum=60),
-            poll_seconds=env_int("POLL_INTERVAL_SECONDS", minimum=1),
+            timeout_seconds=service.deployment_timeout_seconds,
+            poll_seconds=service.poll_interval_seconds,
         )
 
 
@@ -60,12 +66,14 @@ def handle(event: Any, environment_name: str) -> dict[str, Any]:
     """Entry point shared by the staging and production handlers."""
     ensure_object(event)
     action = field(event, "action", str)
-    environment = Environment.from_env(environment_name)
-    if action == "deploy":
-        return deploy(environment, commit_id(event), artifact_location(event), execution(event))
-    if action == "check":
+    if action not in ("deploy", "check"):
+        raise InvalidInput(f"'action' must be 'deploy' or 'check', got {action[:40]!r}")
+    service = service_of(event)
+    environment = Environment.of(service, environment_name)
+    with acting_for(service, environment_name):
+        if action == "deploy":
+            return deploy(environment, commit_id(event), artifact_location(event), execution(event))
         return check(environment, field(event, "deployment", dict))
-    raise InvalidInput(f"'action' must be 'deploy' or 'check', got {action[:40]!r}")
 
 
 def deploy(environment: Environment, commit: str, artifact: ArtifactLocation, run: Execution) -> dict[str, Any]:
@@ -86,7 +94,7 @@ def deploy_code(environment: Environment, commit: str, code: Artifact, run: Exec
     }
     if runs_this_code(environment, previous_version, code_sha256, content):
         logger.info("live already runs this code; nothing to deploy", extra={"version": previous_version})
-        record_environment(environment.deployments_table, commit, run, environment.name, no_op_record(previous_version, code_sha256))
+        record_environment(environment.deployments_table, commit, run, environment.name, no_op_record(previous_version, code_sha256), environment.service)
         return result | no_op_result(previous_version)
 
     release = store_release(environment, commit, code)
@@ -98,14 +106,14 @@ def deploy_code(environment: Environment, commit: str, code: Artifact, run: Exec
         "release_key": release.key,
         "deployed_at": now().strftime(TIMESTAMP_FORMAT),
     }
-    record_environment(environment.deployments_table, commit, run, environment.name, record)
+    record_environment(environment.deployments_table, commit, run, environment.name, record, environment.service)
     if new_version == previous_version:
         # publish_version returned the version live already runs (e.g. a retried deploy).
         return result | no_op_result(previous_version)
 
     deployment_id = create_deployment(environment, previous_version, new_version, f"commit {commit} by {run.name}")
     try:
-        record_environment(environment.deployments_table, commit, run, environment.name, record | {"deployment_id": deployment_id})
+        record_environment(environment.deployments_table, commit, run, environment.name, record | {"deployment_id": deployment_id}, environment.service)
     except DeploymentStopped:
         # Stopped while the deployment was being created: the rollback could not know of it.
         stop_deployment(deployment_id)
@@ -155,8 +163,9 @@ def version_description(content: str, commit: str) -> str:
 
 
 def store_release(environment: Environment, commit: str, code: Artifact) -> ArtifactLocation:
-    """Keep the exact code promoted to this environment, keyed by commit, for audit and rollback."""
-    key = f"{environment.name}/{commit.replace('/', '_')}.zip"
+    """Keep the exact code promoted to this environment, keyed by service, environment and commit,
+    for audit and rollback."""
+    key = f"{environment.service}/{environment.name}/{commit.replace('/', '_')}.zip"
     code.file.seek(0)
     response = aws.client("s3").put_object(Bucket=environment.release_bucket, Key=key, Body=code.file, ContentType="application/zip", Metadata={"commit-id": commit})
     return ArtifactLocation(bucket=environment.release_bucket, key=key, version_id=response.get("VersionId"))
@@ -280,6 +289,12 @@ def check(environment: Environment, deployment: dict[str, Any]) -> dict[str, Any
         return {"done": True, "status": "NoOp"}
     deadline = parse_deadline(field(deployment, "deadline", str))
     info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    of = (info.get("applicationName"), info.get("deploymentGroupName"))
+    if of != (environment.application, environment.deployment_group):
+        raise TargetNotAllowed(
+            f"service {environment.service}: CodeDeploy deployment {deployment_id} is of {of[0]}/{of[1]}, not of {environment.name}'s "
+            f"{environment.application}/{environment.deployment_group}; the platform checks only the deployments of what its services register"
+        )
     status = str(info["status"])
     if status == "Succeeded":
         return {"done": True, "status": status}

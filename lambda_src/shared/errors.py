@@ -15,7 +15,20 @@ class InvalidInput(DeploymentError):
 
 
 class ConfigurationError(DeploymentError):
-    """An environment variable the handler needs is missing or invalid (a Terraform wiring bug)."""
+    """An environment variable the handler needs is missing or invalid, or a service's registry
+    entry is not a service document (a Terraform wiring bug)."""
+
+
+class UnknownService(DeploymentError):
+    """The service named by the pipeline or the execution input is not registered with the platform
+    (there is no SSM parameter <SERVICES_PARAMETER_PREFIX><name>): it must be added to the platform's
+    `services` map, or registered with modules/service, and applied."""
+
+
+class TargetNotAllowed(DeploymentError):
+    """The request names a target its service does not register: a function, alias, CodeDeploy
+    application or group, setting or pipeline other than the service's registry entry holds, or a
+    deployment or record of another service. Refused before anything is changed."""
 
 
 class ArtifactUnavailable(DeploymentError):

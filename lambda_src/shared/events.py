@@ -16,6 +16,8 @@ BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]")
 MAX_KEY_BYTES = 1024
 MAX_EXECUTION_ARN = 256
 MAX_EXECUTION_NAME = 80
+# A service's name, as the platform's registry (shared/services.py) keys it.
+SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]{0,22}", re.ASCII)
 
 
 def preview(value: str, limit: int = 80) -> str:
@@ -115,3 +117,7 @@ class Execution:
 def execution(event: Any) -> Execution:
     ensure_object(event)
     return Execution(arn=field(event, "execution.arn", str, max_length=MAX_EXECUTION_ARN), name=field(event, "execution.name", str, max_length=MAX_EXECUTION_NAME))
+
+
+def is_service_name(name: str) -> bool:
+    return bool(SERVICE_NAME.fullmatch(name))

@@ -26,8 +26,9 @@ def _value(value: Any) -> dict[str, Any]:
     return _serializer.serialize({k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value)  # type: ignore[no-any-return]
 
 
-def record_environment(table: str, commit_id: str, execution: Execution, environment: str, details: dict[str, Any]) -> None:
-    """Set the environment's map (e.g. `staging`) on the execution's record, creating the record.
+def record_environment(table: str, commit_id: str, execution: Execution, environment: str, details: dict[str, Any], service: str) -> None:
+    """Set the environment's map (e.g. `staging`) and the service's name on the execution's record,
+    creating the record.
 
     Only while the deployment is in progress: once it was stopped (stop_deployment marks the record
     STOPPED, then restores what the record names), a deploy handler still running must not deploy;
@@ -36,37 +37,52 @@ def record_environment(table: str, commit_id: str, execution: Execution, environ
     written = conditionally_updated(
         TableName=table,
         Key=_key(commit_id, execution.name),
-        UpdateExpression="SET #environment = :details, execution_arn = :arn, updated_at = :now, started_at = if_not_exists(started_at, :now), #status = if_not_exists(#status, :in_progress)",
+        UpdateExpression=(
+            "SET #environment = :details, #service = :service, execution_arn = :arn, updated_at = :now, "
+            "started_at = if_not_exists(started_at, :now), #status = if_not_exists(#status, :in_progress)"
+        ),
         ConditionExpression="attribute_not_exists(#status) OR #status = :in_progress",
-        ExpressionAttributeNames={"#environment": environment, "#status": "status"},
-        ExpressionAttributeValues={":details": _value(details), ":arn": {"S": execution.arn}, ":now": {"S": now}, ":in_progress": {"S": "IN_PROGRESS"}},
+        ExpressionAttributeNames={"#environment": environment, "#status": "status", "#service": "service"},
+        ExpressionAttributeValues={
+            ":details": _value(details),
+            ":service": {"S": service},
+            ":arn": {"S": execution.arn},
+            ":now": {"S": now},
+            ":in_progress": {"S": "IN_PROGRESS"},
+        },
     )
     if not written:
         raise DeploymentStopped(f"deployment {execution.name} is no longer in progress (it was stopped or has ended): {environment} is left as it is")
 
 
-def record_stopped(table: str, commit_id: str, execution: Execution, started_at: str, reason: str) -> bool:
-    """Mark the execution's record STOPPED, with why, creating it; False when it has a final
-    status already (the execution ended by itself)."""
+def record_stopped(table: str, commit_id: str, execution: Execution, started_at: str, reason: str, service: str | None) -> bool:
+    """Mark the execution's record STOPPED, with why (and the service's name, when the execution
+    input names one), creating it; False when it has a final status already (the execution ended
+    by itself)."""
     now = now_iso()
+    values = {
+        ":stopped": {"S": "STOPPED"},
+        ":in_progress": {"S": "IN_PROGRESS"},
+        ":reason": {"S": reason},
+        ":error": {"S": "DeploymentStopped"},
+        ":arn": {"S": execution.arn},
+        ":now": {"S": now},
+        ":started": {"S": started_at},
+    }
+    names = {"#status": "status"}
+    if service is not None:
+        values[":service"], names["#service"] = {"S": service}, "service"
     return conditionally_updated(
         TableName=table,
         Key=_key(commit_id, execution.name),
         UpdateExpression=(
             "SET #status = :stopped, stopped_by = :reason, failure_error = :error, failure_cause = :reason, execution_arn = :arn, "
             "finished_at = if_not_exists(finished_at, :now), updated_at = :now, started_at = if_not_exists(started_at, :started)"
+            + (", #service = :service" if service is not None else "")
         ),
         ConditionExpression="attribute_not_exists(#status) OR #status IN (:in_progress, :stopped)",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={
-            ":stopped": {"S": "STOPPED"},
-            ":in_progress": {"S": "IN_PROGRESS"},
-            ":reason": {"S": reason},
-            ":error": {"S": "DeploymentStopped"},
-            ":arn": {"S": execution.arn},
-            ":now": {"S": now},
-            ":started": {"S": started_at},
-        },
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
     )
 
 
@@ -81,14 +97,14 @@ def conditionally_updated(**request: Any) -> bool:
     return True
 
 
-def record_rollback(table: str, commit_id: str, execution_name: str, environment: str, version: str) -> None:
+def record_rollback(table: str, commit_id: str, execution_name: str, environment: str, version: str, service: str) -> None:
     now = now_iso()
     aws.client("dynamodb").update_item(
         TableName=table,
         Key=_key(commit_id, execution_name),
-        UpdateExpression="SET #environment.rolled_back_to = :version, #environment.rolled_back_at = :now, updated_at = :now",
-        ExpressionAttributeNames={"#environment": environment},
-        ExpressionAttributeValues={":version": {"S": version}, ":now": {"S": now}},
+        UpdateExpression="SET #environment.rolled_back_to = :version, #environment.rolled_back_at = :now, updated_at = :now, #service = :service",
+        ExpressionAttributeNames={"#environment": environment, "#service": "service"},
+        ExpressionAttributeValues={":version": {"S": version}, ":now": {"S": now}, ":service": {"S": service}},
     )
 
 

@@ -8,9 +8,9 @@ Invoked two ways:
 - by the waiter, with {"execution_arn", "reason"}, before it fails a job whose execution may still run.
 
 For each execution: StopExecution (error DeploymentStopped, the reason as cause); the deployment
-record marked STOPPED with what stopped it; the rollback function, run as after any failure (it
-stops a CodeDeploy deployment in progress and points every alias the execution moved back at its
-previous version); a notification. Every step is safe to repeat: EventBridge delivers an event at
+record marked STOPPED with what stopped it; the rollback function, run as after any failure with
+the execution input's `service` (it stops a CodeDeploy deployment in progress and points every
+alias the execution moved back at its previous version); a notification naming the service. Every step is safe to repeat: EventBridge delivers an event at
 least once, and Lambda retries an asynchronous invocation that failed.
 
 Returns {"executions": [{"execution_arn", "action", "summary"}], "summary"}.
@@ -25,7 +25,7 @@ from typing import Any
 from shared import aws
 from shared.config import env
 from shared.errors import InvalidInput
-from shared.events import MAX_EXECUTION_ARN, Execution, commit_id, ensure_object, field, preview
+from shared.events import MAX_EXECUTION_ARN, Execution, commit_id, ensure_object, field, is_service_name, preview
 from shared.observability import lambda_entry, logger, named_error, readable
 from shared.records import now_iso, record_stopped
 
@@ -132,19 +132,32 @@ def stop_and_roll_back(settings: Settings, arn: str, reason: str) -> dict[str, A
         # It ended by itself: a failure was rolled back by the state machine, a success stands.
         return {"execution_arn": arn, "action": "already_ended", "summary": f"{name} had already ended {described['status']}"}
 
-    commit = commit_id(execution_input(described))
+    document = execution_input(described)
+    commit = commit_id(document)
+    service = document.get("service")
+    service_name = service_name_of(service)
     execution = Execution(arn, name)
     started = described.get("startDate")
-    record_stopped(settings.deployments_table, commit, execution, started.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(started, datetime) else now_iso(), reason)
-    restored, outcome = roll_back(settings, commit, execution, reason)
+    record_stopped(settings.deployments_table, commit, execution, started.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(started, datetime) else now_iso(), reason, service_name)
+    restored, outcome = roll_back(settings, commit, execution, reason, service)
     summary = f"stopped {name}: {outcome}"
-    notify(settings, f"Deployment {name} of commit {commit} was stopped: {reason}. {'Rolled back' if restored else 'The rollback failed'}: {outcome}")
+    of_service = f"Service {service_name}: deployment" if service_name else "Deployment"
+    notify(settings, f"{of_service} {name} of commit {commit} was stopped: {reason}. {'Rolled back' if restored else 'The rollback failed'}: {outcome}")
     return {"execution_arn": arn, "action": "stopped" if restored else "stopped_rollback_failed", "summary": summary}
 
 
-def roll_back(settings: Settings, commit: str, execution: Execution, reason: str) -> tuple[bool, str]:
-    """Run the rollback function as the state machine would; (restored, what it says)."""
+def service_name_of(service: Any) -> str | None:
+    """The service's name in an execution input's `service`, when it has one a service can have."""
+    name = service.get("name") if isinstance(service, dict) else None
+    return name if isinstance(name, str) and is_service_name(name) else None
+
+
+def roll_back(settings: Settings, commit: str, execution: Execution, reason: str, service: Any) -> tuple[bool, str]:
+    """Run the rollback function as the state machine would, with the execution input's `service`
+    (the rollback checks it against the registry); (restored, what it says)."""
     request = {"commit_id": commit, "execution": {"arn": execution.arn, "name": execution.name}, "failure": {"error": STOPPED_ERROR, "cause": reason}}
+    if service is not None:
+        request["service"] = service
     functions = aws.client("lambda", read_timeout=aws.INVOKE_READ_TIMEOUT_SECONDS)
     error = {"errorType": "RollbackFailed", "errorMessage": "the rollback did not run"}
     for pause in ROLLBACK_PAUSES_SECONDS:

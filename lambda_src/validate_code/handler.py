@@ -1,12 +1,15 @@
 """Validates the build artifact before anything is deployed, and returns a verdict.
 
-Payload: the whole state-machine state; `commit_id` and `artifact` are read from it.
+Payload: the whole state-machine state; `commit_id`, `artifact` and `service` are read from it. The
+handler setting and the test cases' path are the service's registered `app_handler` and
+`test_cases_path` (shared/services.py): a `service` that differs from its registry entry is refused
+(TargetNotAllowed) before the artifact is read.
 Returns {"valid", "sha256", "code_sha256", "findings": [{"check", "path", "message", "severity"}], "summary"}.
-Raises InvalidInput, ConfigurationError, ArtifactUnavailable.
+Raises InvalidInput, ConfigurationError, UnknownService, TargetNotAllowed, ArtifactUnavailable.
 
 Every file of the package is the application's own or an installed distribution's: a file listed
 in the RECORD of a `*.dist-info` folder (as `pip install --target` leaves them), or inside such a
-folder, belongs to that distribution, unless the distribution provides APP_HANDLER's module: that
+folder, belongs to that distribution, unless the distribution provides app_handler's module: that
 one is the application itself. Every file gets the safety checks (path, link, size, readability);
 the application's own files also get the content checks (secret, syntax_error, handler_missing).
 
@@ -21,10 +24,10 @@ Checks, by finding name:
                       corrupt data); every entry is read to its end
   too_large_unzipped  over Lambda's 250 MB unzipped limit, by the sizes the zip declares; the
                       entries are then not read
-  handler_missing     APP_HANDLER's module is not at the zip root or defines no such function
+  handler_missing     app_handler's module is not at the zip root or defines no such function
   syntax_error        one of the application's .py files does not compile
   secret              an AWS access key id or a private key block in one of the application's text files
-  test_cases_missing  TEST_CASES_PATH is absent, not JSON, malformed, or leaves a phase untested
+  test_cases_missing  test_cases_path is absent, not JSON, malformed, or leaves a phase untested
   not_checked         (warning) a file over MAX_READ_BYTES; a file whose compilation needs more
                       memory than one file is given (half the function's memory) or more than
                       COMPILE_SECONDS; entries left when the invocation's time runs out
@@ -62,12 +65,12 @@ from shared.artifacts import (
     unsafe_entry_reason,
     unzipped_size,
 )
-from shared.config import env_default, handler_env
 from shared.errors import InvalidArtifact
 from shared.events import artifact_location, commit_id, ensure_object
 from shared.isolation import child_environment, exit_description
 from shared.observability import lambda_entry, logger
-from shared.testcases import DEFAULT_PATH, InvalidTestCases, load_test_cases, phases_without_cases
+from shared.services import service_of
+from shared.testcases import InvalidTestCases, load_test_cases, phases_without_cases
 
 WORKER = Path(__file__).with_name("compile_worker.py")
 ERROR, WARNING = "error", "warning"
@@ -120,10 +123,15 @@ class Settings:
     module: str
     function: str
     test_cases_path: str
+    setting: str = ""  # app_handler as the service registers it, e.g. src/app.handler
 
     @property
     def handler(self) -> str:
         return f"{self.module}.{self.function}"
+
+    @property
+    def app_handler(self) -> str:
+        return self.setting or self.handler
 
 
 @dataclass(frozen=True)
@@ -159,10 +167,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     ensure_object(event)
     commit = commit_id(event)
     location = artifact_location(event)
-    module, function = handler_env("APP_HANDLER")
-    settings = Settings(module, function, env_default("TEST_CASES_PATH", DEFAULT_PATH))
+    service = service_of(event)
+    module, function = service.handler
+    settings = Settings(module, function, service.test_cases_path, service.app_handler)
     limits = Limits.of(context)
-    logger.info("validating the artifact", extra={"commit_id": commit, "artifact": location.uri, "handler": settings.handler})
+    logger.info("validating the artifact", extra={"commit_id": commit, "artifact": location.uri, "handler": settings.handler, "service": service.name})
 
     with read_artifact(location) as artifact:
         findings, contents = inspect(artifact.file, settings, limits)
@@ -186,7 +195,7 @@ def inspect(file: IO[bytes], settings: Settings, limits: Limits) -> tuple[list[F
         findings = [finding for entry in entries for finding in entry_findings(entry)]
         if handler_module is None:
             candidates = module_candidates(settings.module)
-            message = f"APP_HANDLER {settings.handler} needs {candidates[0]} or {candidates[1]} at the zip root; the artifact has neither"
+            message = f"app_handler {settings.app_handler} needs {candidates[0]} or {candidates[1]} at the zip root; the artifact has neither"
             findings.append(Finding("handler_missing", None, message))
         findings += test_case_findings(archive, settings.test_cases_path)
         if too_large:
@@ -398,7 +407,7 @@ def compiled_findings(path: str, compiled: Compiled, settings: Settings, is_hand
     if not is_handler:
         return []
     if not compiled.kinds:
-        return [Finding("handler_missing", path, f"defines no top-level function {settings.function!r} (APP_HANDLER {settings.handler})")]
+        return [Finding("handler_missing", path, f"defines no top-level function {settings.function!r} (app_handler {settings.app_handler})")]
     if compiled.kinds == ("async",):
         return [Finding("handler_missing", path, f"defines {settings.function!r} with 'async def'; Lambda's Python runtime calls handlers synchronously")]
     return []

@@ -12,7 +12,10 @@ still be running, the execution is stopped and rolled back (by the stop_deployme
 handler raises only when there is no job to report to, or when posting the result failed for a
 passing reason (CodePipeline invokes this function asynchronously, so Lambda invokes it again).
 
-UserParameters (JSON, set by Terraform): {"commit_id", "pipeline_execution_id", "pipeline_name"}.
+UserParameters (JSON, set by Terraform): {"service", "commit_id", "pipeline_execution_id",
+"pipeline_name"}. The service must be registered with the platform (shared/services.py) for this
+pipeline: the execution's input carries its registry entry as `service`, which every step checks
+again, and the execution is named `<service>-<commit, 12 chars>-<job id>`.
 """
 
 import json
@@ -26,9 +29,10 @@ from botocore.exceptions import ClientError
 
 from shared import aws
 from shared.config import env
-from shared.errors import ConfigurationError, DeploymentError, InvalidInput, UnexpectedError
-from shared.events import ArtifactLocation, commit_id as read_commit_id, field, preview, type_name
+from shared.errors import ConfigurationError, DeploymentError, InvalidInput, TargetNotAllowed, UnexpectedError
+from shared.events import ArtifactLocation, commit_id as read_commit_id, field, is_service_name, preview, type_name
 from shared.observability import is_transient, lambda_entry, logger, named_error, readable
+from shared.services import Service, acting_for, checked_name, registered
 
 # Limits of the CodePipeline and Step Functions APIs (botocore service models).
 MAX_FAILURE_MESSAGE = 5000
@@ -45,8 +49,8 @@ JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-USER_PARAMETERS = ("commit_id", "pipeline_execution_id", "pipeline_name")
-EXPECTED_USER_PARAMETERS = '{"commit_id": "...", "pipeline_execution_id": "...", "pipeline_name": "..."}'
+USER_PARAMETERS = ("service", "commit_id", "pipeline_execution_id", "pipeline_name")
+EXPECTED_USER_PARAMETERS = '{"service": "...", "commit_id": "...", "pipeline_execution_id": "...", "pipeline_name": "..."}'
 # CodePipeline's answers when the job has a result already or is gone (e.g. a repeated invocation).
 JOB_FINISHED_CODES = frozenset({"InvalidJobStateException", "JobNotFoundException"})
 
@@ -71,6 +75,7 @@ class Job:
 
 @dataclass(frozen=True)
 class StartRequest:
+    service: str
     commit_id: str
     artifact: ArtifactLocation
     pipeline_name: str
@@ -154,12 +159,13 @@ def read_start_request(job: Job) -> StartRequest:
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(f"UserParameters has no '{name}' string; expected {EXPECTED_USER_PARAMETERS}")
     try:
+        service = checked_name(field(parameters, "service", str, max_length=64), "service")
         commit = read_commit_id(parameters)
         pipeline_name = field(parameters, "pipeline_name", str, max_length=100)
         pipeline_execution_id = field(parameters, "pipeline_execution_id", str, max_length=200)
     except InvalidInput as error:
         raise InvalidInput(f"UserParameters: {error}") from None
-    return StartRequest(commit_id=commit, artifact=read_artifact_location(job), pipeline_name=pipeline_name, pipeline_execution_id=pipeline_execution_id)
+    return StartRequest(service=service, commit_id=commit, artifact=read_artifact_location(job), pipeline_name=pipeline_name, pipeline_execution_id=pipeline_execution_id)
 
 
 def read_artifact_location(job: Job) -> ArtifactLocation:
@@ -197,16 +203,22 @@ def decide(job: Job) -> Report:
 
 def start(job_id: str, request: StartRequest) -> Report:
     state_machine_arn = read_state_machine_arn()
-    name = execution_name(request.commit_id, job_id)
-    document = json.dumps(execution_input(request, job_id))
+    service = registered(request.service)
+    if service.pipeline_name != request.pipeline_name:
+        raise TargetNotAllowed(
+            f"service {service.name} is registered for pipeline {service.pipeline_name!r}, but this job's UserParameters name pipeline "
+            f"{request.pipeline_name!r}; a pipeline deploys only the service registered for it"
+        )
+    name = execution_name(request.service, request.commit_id, job_id)
+    document = json.dumps(execution_input(request, job_id, service.document))
     states = aws.client("stepfunctions")
     try:
         execution_arn: str = states.start_execution(stateMachineArn=state_machine_arn, name=name, input=document)["executionArn"]
-        logger.info("execution started", extra={"job_id": job_id, "execution_arn": execution_arn, "commit_id": request.commit_id})
+        logger.info("execution started", extra={"job_id": job_id, "execution_arn": execution_arn, "commit_id": request.commit_id, "service": request.service})
     except states.exceptions.ExecutionAlreadyExists:
         execution_arn = execution_arn_of(state_machine_arn, name)
         logger.info("execution already exists for this job", extra={"job_id": job_id, "execution_arn": execution_arn})
-    ended = pipeline_run_ended(request)
+    ended = pipeline_run_ended(request, service)
     if ended:
         # Stopped before the execution existed: stop_deployment, run by that stop's events, found nothing to stop.
         return Report(result="failed", message=failure_message("PipelineRunEnded", ended, execution_arn), execution_arn=execution_arn, execution_may_run=True)
@@ -218,12 +230,13 @@ def start(job_id: str, request: StartRequest) -> Report:
     )
 
 
-def pipeline_run_ended(request: StartRequest) -> str | None:
+def pipeline_run_ended(request: StartRequest, service: Service) -> str | None:
     """Why the pipeline run no longer waits for this job, when it was stopped, superseded, canceled
     or failed; None while it is in progress, or when its state cannot be read (the events of a
-    stop that comes later reach stop_deployment)."""
+    stop that comes later reach stop_deployment). The service's pipeline is read as its access role."""
     try:
-        run = aws.client("codepipeline").get_pipeline_execution(pipelineName=request.pipeline_name, pipelineExecutionId=request.pipeline_execution_id)["pipelineExecution"]
+        with acting_for(service, "waiter"):
+            run = aws.client("codepipeline").get_pipeline_execution(pipelineName=request.pipeline_name, pipelineExecutionId=request.pipeline_execution_id)["pipelineExecution"]
     except Exception as error:  # noqa: BLE001 - a check that cannot be made must not fail the deployment
         logger.warning("cannot read the pipeline run's state", extra={"pipeline": request.pipeline_name, "reason": str(named_error(error))})
         return None
@@ -251,7 +264,7 @@ def check(token: Token) -> Report:
             continuation_token=Token(token.execution_arn).serialized(),
         )
     if status == "SUCCEEDED":
-        return succeeded(token.execution_arn, name, execution.get("output"))
+        return succeeded(token.execution_arn, name, execution.get("output"), service_named(execution.get("input")))
     if status in DEFAULT_FAILURES:
         default_error, default_cause = DEFAULT_FAILURES[status]
         failed_with = execution.get("error") or default_error
@@ -278,9 +291,9 @@ def unavailable(token: Token, error: Exception) -> Report:
     )
 
 
-def succeeded(execution_arn: str, name: str, output: Any) -> Report:
+def succeeded(execution_arn: str, name: str, output: Any, service: str | None) -> Report:
     document = json_object(output)
-    variables = {"ExecutionArn": execution_arn, "ExecutionName": name}
+    variables = {"ExecutionArn": execution_arn, "ExecutionName": name} | ({"Service": service} if service else {})
     versions = []
     for environment, variable in (("staging", "StagingVersion"), ("production", "ProductionVersion")):
         version = new_version(document, environment)
@@ -389,8 +402,8 @@ def read_state_machine_arn() -> str:
     return arn
 
 
-def execution_name(commit: str, job_id: str) -> str:
-    return NAME_UNSAFE.sub("-", f"{commit[:COMMIT_PREFIX]}-{job_id}")[:MAX_EXECUTION_NAME]
+def execution_name(service: str, commit: str, job_id: str) -> str:
+    return NAME_UNSAFE.sub("-", f"{service}-{commit[:COMMIT_PREFIX]}-{job_id}")[:MAX_EXECUTION_NAME]
 
 
 def execution_arn_of(state_machine_arn: str, name: str) -> str:
@@ -399,12 +412,20 @@ def execution_arn_of(state_machine_arn: str, name: str) -> str:
     return ":".join([*parts[:5], "execution", parts[6], name])
 
 
-def execution_input(request: StartRequest, job_id: str) -> dict[str, Any]:
+def execution_input(request: StartRequest, job_id: str, service: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "commit_id": request.commit_id,
         "artifact": {"bucket": request.artifact.bucket, "key": request.artifact.key, "version_id": request.artifact.version_id},
         "pipeline": {"name": request.pipeline_name, "execution_id": request.pipeline_execution_id, "job_id": job_id},
+        "service": dict(service),
     }
+
+
+def service_named(started_with: Any) -> str | None:
+    """The name of the service an execution deploys, from its input; None for an input without one."""
+    service = json_object(started_with).get("service")
+    name = service.get("name") if isinstance(service, Mapping) else None
+    return name if isinstance(name, str) and is_service_name(name) else None
 
 
 def read_continuation_token(token: Any, state_machine_arn: str) -> Token:

@@ -1,6 +1,8 @@
 """One local AWS (moto's server with local_aws.compat) for the tests in this folder, and one
-`terraform apply` of the repository's configuration to it, shared by every test here: applying
-takes about a minute, a deployment a few seconds.
+platform on it, shared by every test here: the previous release's configuration applied and
+deployed through, then upgraded to this one with the local platform's two services
+(local_aws.upgrade; test_upgrade.py checks what the upgrade did). Applying takes about a minute, a
+deployment a few seconds.
 
 The destroy test runs after every other test of this folder (see pytest_collection_modifyitems),
 whatever order they are selected in. Terraform tests are skipped, with the reason shown, without
@@ -21,6 +23,7 @@ from e2e.deployments import AwsClient
 from local_aws.server import REGION
 from local_aws.stack import LocalServer, LocalStack
 from local_aws.terraform import missing_prerequisites
+from local_aws.upgrade import Upgrade, previous_release, upgrade
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,16 +55,22 @@ def server() -> Iterator[LocalServer]:
 
 
 @pytest.fixture(scope="package")
-def stack(server: LocalServer, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+def upgraded(server: LocalServer, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[tuple[LocalStack, Upgrade]]:
     reason = missing_prerequisites()
     if reason:
         pytest.skip(f"Terraform not applied locally: {reason}")
-    applied = LocalStack.apply(server, workdir=tmp_path_factory.mktemp("local-terraform"))
-    yield applied
+    tree = previous_release(tmp_path_factory.mktemp("previous-release"))
+    applied, record = upgrade(server, tmp_path_factory.mktemp("local-terraform"), tree)
+    yield applied, record
     applied.terraform.close()
     timings = ", ".join(f"{step} {value:.1f} s" for step, value in applied.seconds.items())
     with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
         print(f"\nlocal terraform wall times: {timings}")
+
+
+@pytest.fixture(scope="package")
+def stack(upgraded: tuple[LocalStack, Upgrade]) -> LocalStack:
+    return upgraded[0]
 
 
 @pytest.fixture(autouse=True)

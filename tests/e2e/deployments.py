@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from local_aws.codepipeline import PipelineRun
-from local_aws.stack import LocalStack, app_commit
+from local_aws.stack import DEFAULT_SERVICE, SERVICE_APPS, LocalStack, app_commit
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "sls-cd"
@@ -38,18 +38,19 @@ class Outcome:
         return LocalStack.states_entered(self.execution["executionArn"])
 
 
-def push(stack: LocalStack, folder: Any, commit: str, edits: Edits | None = None) -> Outcome:
-    """Push a commit of the sample app with `edits` through the pipeline and collect the outcome."""
-    before, published = stack.live_versions(), len(stack.notifications())
+def push(stack: LocalStack, folder: Any, commit: str, edits: Edits | None = None, service: str = DEFAULT_SERVICE) -> Outcome:
+    """Push a commit of the service's app (default: the sample app) with `edits` through its
+    pipeline and collect the outcome."""
+    before, published = stack.live_versions(service), len(stack.notifications())
     with tempfile.TemporaryDirectory(dir=folder) as source:
-        run = stack.push(app_commit(Path(source), edits), commit)
+        run = stack.push(app_commit(Path(source), edits, app=SERVICE_APPS[service]), commit, service)
     execution = stack.execution(run)
     assert execution is not None, f"no execution was started: {[(a.stage, a.status, a.summary) for a in run.actions]}"
     return Outcome(
         run=run,
         execution=execution,
         live_before=before,
-        live_after=stack.live_versions(),
+        live_after=stack.live_versions(service),
         record=stack.record(commit, execution["name"]),
         notifications=stack.notifications()[published:],
     )

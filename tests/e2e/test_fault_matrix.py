@@ -94,7 +94,7 @@ def test_a_second_commit_waits_for_the_first_and_is_never_interleaved(stack: Loc
     assert_succeeded(outcomes["first"], alone=False)
     assert_succeeded(outcomes["second"], alone=False)
     last_two = [sent["message"] for sent in stack.notifications()[-2:]]
-    assert "Commit queue001 is live" in last_two[0] and "Commit queue002 is live" in last_two[1]
+    assert "Service default: commit queue001 is live" in last_two[0] and "Service default: commit queue002 is live" in last_two[1]
     # QUEUED: the second execution starts only after the first one ended.
     assert outcomes["second"].execution["startDate"] >= outcomes["first"].execution["stopDate"]
     assert outcomes["second"].record["production"]["previous_version"] == outcomes["first"].record["production"]["new_version"]

@@ -7,25 +7,23 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import hcl2
 import pytest
-from hcl2 import SerializationOptions
 
 from e2e.deployments import PREFIX, ROOT, AwsClient, new_version, push
-from local_aws.stack import DEFAULT_VARIABLES, LocalStack
+from local_aws.stack import DEFAULT_SERVICE, SERVICE_APPS, LocalStack
 from tools.package import HANDLERS
 
 DESTROY_LIMIT_SECONDS = 120
 
 
-def variable(name: str) -> str:
-    """The value the stack is applied with: DEFAULT_VARIABLES, else the default in variables.tf."""
-    if name in DEFAULT_VARIABLES:
-        return DEFAULT_VARIABLES[name]
-    options = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
-    with open(ROOT / "variables.tf", encoding="utf-8") as file:
-        document = hcl2.load(file, serialization_options=options)
-    return str(next(entry[name]["default"] for entry in document["variable"] if name in entry))
+def module_default(variable: str, field: str) -> str:
+    """The default of `field` of modules/service's object variable `variable`, as the service
+    module declares it (`optional(type, default)`)."""
+    text = (ROOT / "modules" / "service" / "variables.tf").read_text(encoding="utf-8")
+    body = text[text.index(f'variable "{variable}" {{') :]
+    match = re.search(rf"^\s*{field}\s*=\s*optional\(\w+, \"?([^\")]+)\"?\)", body, flags=re.M)
+    assert match, f"no default of {variable}.{field} in modules/service/variables.tf"
+    return match.group(1)
 
 
 def test_apply_creates_the_state_machine_with_the_handlers(stack: LocalStack, aws: AwsClient) -> None:
@@ -47,28 +45,15 @@ def test_apply_creates_the_state_machine_with_the_handlers(stack: LocalStack, aw
 
 def test_apply_creates_every_handler_with_its_environment(stack: LocalStack, aws: AwsClient) -> None:
     outputs = stack.outputs
-    alias = outputs["alias_name"]
-    functions = {
-        "STAGING_FUNCTION_NAME": outputs["staging_function_name"],
-        "PRODUCTION_FUNCTION_NAME": outputs["production_function_name"],
-        "ALIAS_NAME": alias,
-    }
-    tests = {"APP_HANDLER": variable("app_handler"), "TEST_CASES_PATH": variable("test_cases_path")}
-    deploy = {
-        "ALIAS_NAME": alias,
-        "CODEDEPLOY_APPLICATION": outputs["codedeploy_application_name"],
-        "RELEASE_BUCKET": outputs["release_bucket_name"],
-        "DEPLOYMENTS_TABLE": outputs["deployments_table_name"],
-        "DEPLOYMENT_TIMEOUT_SECONDS": variable("deployment_timeout_seconds"),
-        "POLL_INTERVAL_SECONDS": variable("poll_interval_seconds"),
-    }
+    registry = {"SERVICES_PARAMETER_PREFIX": f"/{PREFIX}/services/"}
+    deploy = registry | {"RELEASE_BUCKET": outputs["release_bucket_name"], "DEPLOYMENTS_TABLE": outputs["deployments_table_name"]}
     expected = {
-        "validate_code": tests,
-        "run_tests": tests | functions | {"TEST_TIMEOUT_SECONDS": variable("test_timeout_seconds")},
-        "staging": deploy | {"FUNCTION_NAME": outputs["staging_function_name"], "DEPLOYMENT_GROUP": "staging"},
-        "production": deploy | {"FUNCTION_NAME": outputs["production_function_name"], "DEPLOYMENT_GROUP": "production"},
-        "rollback": functions | {"DEPLOYMENTS_TABLE": outputs["deployments_table_name"]},
-        "waiter": {"STATE_MACHINE_ARN": outputs["state_machine_arn"], "STOP_FUNCTION_NAME": stack.handler_functions["stop_deployment"]},
+        "validate_code": registry,
+        "run_tests": registry,
+        "staging": deploy,
+        "production": deploy,
+        "rollback": registry | {"DEPLOYMENTS_TABLE": outputs["deployments_table_name"]},
+        "waiter": registry | {"STATE_MACHINE_ARN": outputs["state_machine_arn"], "STOP_FUNCTION_NAME": stack.handler_functions["stop_deployment"]},
         "stop_deployment": {
             "STATE_MACHINE_ARN": outputs["state_machine_arn"],
             "ROLLBACK_FUNCTION_NAME": stack.handler_functions["rollback"],
@@ -88,54 +73,80 @@ def test_apply_creates_every_handler_with_its_environment(stack: LocalStack, aws
         assert variables == {"POWERTOOLS_SERVICE_NAME": name, "POWERTOOLS_LOG_LEVEL": "INFO"} | expected[step], name
 
 
-def test_apply_creates_the_app_functions_with_live_on_a_published_version(stack: LocalStack, aws: AwsClient) -> None:
-    functions = aws("lambda")
-    for output in ("staging_function_name", "production_function_name"):
-        name = stack.outputs[output]
-        alias = functions.get_alias(FunctionName=name, Name=stack.outputs["alias_name"])
+@pytest.mark.parametrize("service", sorted(SERVICE_APPS))
+def test_apply_creates_each_services_functions_with_live_on_a_published_version(stack: LocalStack, aws: AwsClient, service: str) -> None:
+    functions, described = aws("lambda"), stack.service(service)
+    names = {environment: function["function_name"] for environment, function in described["functions"].items()}
+    # The service keyed default keeps the names of the single-application release.
+    prefix = PREFIX if service == DEFAULT_SERVICE else f"{PREFIX}-{service}"
+    assert names == {"staging": f"{prefix}-app-staging", "production": f"{prefix}-app-production"}
+    assert described["pipeline_name"] == f"{prefix}-pipeline"
+    for name in names.values():
+        alias = functions.get_alias(FunctionName=name, Name=described["alias_name"])
         assert alias["FunctionVersion"].isdigit(), f"{name}: live must point at a published version"
-        assert functions.get_function(FunctionName=name)["Configuration"]["Handler"] == variable("app_handler")
+        assert functions.get_function(FunctionName=name)["Configuration"]["Handler"] == module_default("app", "handler")
 
-    # The alias runs the code Terraform uploaded, in-process.
-    answer = functions.invoke(FunctionName=f"{stack.outputs['staging_function_name']}:live", Payload=json.dumps({"name": "Ada"}))
-    assert json.loads(json.loads(answer["Payload"].read())["body"])["message"] == "Hello, Ada!"
+    # The alias runs the code it was last given, in-process: the sample application's greeting.
+    answer = functions.invoke(FunctionName=f"{names['staging']}:live", Payload=json.dumps({"name": "Ada"}))
+    assert "statusCode" in json.loads(answer["Payload"].read())
+
+
+def test_each_service_is_registered_with_exactly_its_own_targets(stack: LocalStack, aws: AwsClient) -> None:
+    for service in SERVICE_APPS:
+        described = stack.service(service)
+        registered = json.loads(aws("ssm").get_parameter(Name=f"/{PREFIX}/services/{service}")["Parameter"]["Value"])
+        assert registered["name"] == service and registered["pipeline_name"] == described["pipeline_name"]
+        assert registered["codedeploy_application"] == described["codedeploy_application_name"]
+        assert {environment: target["function_name"] for environment, target in registered["environments"].items()} == {
+            environment: function["function_name"] for environment, function in described["functions"].items()
+        }
+        assert registered["deployment_timeout_seconds"] == 60
 
 
 def test_apply_creates_the_deployment_groups_with_their_configs(stack: LocalStack, aws: AwsClient) -> None:
     codedeploy = aws("codedeploy")
-    application = stack.outputs["codedeploy_application_name"]
+    application = stack.service()["codedeploy_application_name"]
     for group in ("staging", "production"):
         info = codedeploy.get_deployment_group(applicationName=application, deploymentGroupName=group)["deploymentGroupInfo"]
-        assert info["deploymentConfigName"] == variable(f"{group}_deployment_config"), group
+        assert info["deploymentConfigName"] == module_default("deployment", f"{group}_config"), group
         assert info["deploymentStyle"] == {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}, group
         assert info["autoRollbackConfiguration"]["enabled"] is True, group
     production = codedeploy.get_deployment_group(applicationName=application, deploymentGroupName="production")["deploymentGroupInfo"]
     assert production["alarmConfiguration"]["alarms"] == [{"name": f"{PREFIX}-production-errors"}]
 
 
-def test_apply_creates_the_pipeline_source_build_deploy(stack: LocalStack, aws: AwsClient) -> None:
-    pipeline = aws("codepipeline").get_pipeline(name=stack.outputs["pipeline_name"])["pipeline"]
+@pytest.mark.parametrize("service", sorted(SERVICE_APPS))
+def test_apply_creates_each_services_pipeline_source_build_deploy(stack: LocalStack, aws: AwsClient, service: str) -> None:
+    pipeline = aws("codepipeline").get_pipeline(name=stack.service(service)["pipeline_name"])["pipeline"]
 
     assert [stage["name"] for stage in pipeline["stages"]] == ["Source", "Build", "Deploy"]
     assert pipeline["pipelineType"] == "V2" and pipeline["executionMode"] == "QUEUED"
     source, build, deploy = (stage["actions"][0] for stage in pipeline["stages"])
     assert source["actionTypeId"]["provider"] == "S3"
     assert source["configuration"]["S3Bucket"] == stack.outputs["source_bucket_name"]
+    assert source["configuration"]["S3ObjectKey"] == stack.service(service)["source"]["object_key"]
     assert build["actionTypeId"]["provider"] == "CodeBuild"
     assert deploy["actionTypeId"]["provider"] == "Lambda"
     assert deploy["configuration"]["FunctionName"] == stack.handler_functions["waiter"]
+    assert json.loads(deploy["configuration"]["UserParameters"])["service"] == service
 
 
-def readme_resource_counts() -> tuple[int, dict[str, int], str]:
-    """The README's table of what `terraform apply` creates: the total it states, each resource
-    type with its count, and the text after the table (what other variables add)."""
+def readme_resource_counts() -> tuple[int, Counter[str], Counter[str], str]:
+    """The README's table of what `terraform apply` creates: the total it states for the defaults
+    (one service), each resource type's count in the shared platform and in each service, and the
+    text after the table (what other variables add)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## What `terraform apply` creates") :]
     total = re.search(r"(\d+) resources", section)
     assert total, "the README no longer says how many resources the defaults create"
     table, after = section.split("\n\n")[2], section.split("\n\n")[3]
-    counts = {name: int(count) for name, count in re.findall(r"`(aws_\w+)` ×(\d+)", table)}
-    return int(total.group(1)), counts, after
+    platform, service = Counter[str](), Counter[str]()
+    for row in table.splitlines()[2:]:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert len(cells) == 4, f"a row of the README's table has not 4 cells: {row}"
+        for counts, cell in ((platform, cells[2]), (service, cells[3])):
+            counts.update({name: int(count) for name, count in re.findall(r"`(aws_\w+)` ×(\d+)", cell)})
+    return int(total.group(1)), platform, service, after
 
 
 def managed_resource_type(address: str) -> str | None:
@@ -149,11 +160,15 @@ def managed_resource_type(address: str) -> str | None:
 def test_the_readme_says_what_apply_creates(stack: LocalStack) -> None:
     listed = stack.terraform.run("state", "list").stdout.split()
     created = Counter(kind for kind in map(managed_resource_type, listed) if kind)
-    total, documented, other_variables = readme_resource_counts()
-    assert {name: created[name] for name in documented} == documented
+    in_services = Counter(kind for kind in map(managed_resource_type, (a for a in listed if a.startswith("module.service["))) if kind)
+    total, platform, each_service, other_variables = readme_resource_counts()
+    services = len(stack.outputs["services"])
+    assert {name: in_services[name] for name in each_service} == {name: count * services for name, count in each_service.items()}
+    assert {name: created[name] - in_services[name] for name in platform} == dict(platform)
     # What the e2e stack's own variables add beyond the defaults is named below the table.
-    assert all(f"`{name}`" in other_variables for name in set(created) - set(documented)), sorted(set(created) - set(documented))
-    assert total == sum(documented.values())
+    documented = set(platform) | set(each_service)
+    assert all(f"`{name}`" in other_variables for name in set(created) - documented), sorted(set(created) - documented)
+    assert total == sum(platform.values()) + sum(each_service.values())
 
 
 def test_a_plan_after_a_deployment_has_no_changes(stack: LocalStack, tmp_path: Path) -> None:
@@ -174,5 +189,6 @@ def test_destroy_completes_in_bounded_time(stack: LocalStack, aws: AwsClient) ->
     assert stack.seconds["destroy"] < DESTROY_LIMIT_SECONDS
     machines = aws("stepfunctions").list_state_machines()["stateMachines"]
     assert stack.outputs["state_machine_arn"] not in [machine["stateMachineArn"] for machine in machines]
-    assert stack.outputs["codedeploy_application_name"] not in aws("codedeploy").list_applications()["applications"]
-    assert stack.outputs["pipeline_name"] not in [pipeline["name"] for pipeline in aws("codepipeline").list_pipelines()["pipelines"]]
+    for service in SERVICE_APPS:
+        assert stack.service(service)["codedeploy_application_name"] not in aws("codedeploy").list_applications()["applications"]
+        assert stack.service(service)["pipeline_name"] not in [pipeline["name"] for pipeline in aws("codepipeline").list_pipelines()["pipelines"]]
