@@ -258,6 +258,13 @@ def role_identity(account_id: str, role_arn: str, session_name: str) -> iam.Iden
     return iam.Identity(role_arn, session_name, policies)
 
 
+def roles_snapshot(backend: Any) -> list[Any]:
+    """Gap: moto's server answers requests on several threads, and IAM's GetRole walks the roles
+    while a concurrent CreateRole adds one ("dictionary changed size during iteration", a 500 that
+    fails `terraform apply`). AWS answers both; so does a walk over a copy."""
+    return list(backend.roles.values())
+
+
 def lambda_task_error(state: Any, env: Any, error: Exception, original: Any) -> Any:
     """Gap: moto names every Lambda API error of a Task state "Exception". AWS names it after the
     Lambda exception, e.g. Lambda.TooManyRequestsException for a throttled invocation, which is
@@ -632,6 +639,7 @@ class LocalAws:
         from moto.codedeploy.responses import CodeDeployResponse
         from moto.codepipeline.models import CodePipeline, PipelineExecution
         from moto.codepipeline.responses import CodePipelineResponse
+        from moto.iam.models import IAMBackend
         from moto.s3.models import FakeBucket
         from moto.s3.responses import S3Response
         from moto.stepfunctions.responses import StepFunctionResponse
@@ -656,6 +664,7 @@ class LocalAws:
             (CodeBuildResponse, "create_project", lambda response: create_codebuild_project(response, create_project)),
             (S3Response, "get_bucket_notification", get_bucket_notification),
             (FakeBucket, "get_permission", bucket_permission),
+            (IAMBackend, "get_roles", roles_snapshot),
         ]
         for owner, name, replacement in replacements:
             self._restore.append((owner, name, vars(owner).get(name, _MISSING)))

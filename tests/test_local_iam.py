@@ -147,3 +147,19 @@ def test_assuming_a_role_whose_trust_policy_names_another_principal_is_denied(de
 
 def access_role_arn() -> str:
     return f"arn:aws:iam::{ACCOUNT}:role/platform/services/orders-access"
+
+
+def test_roles_are_listed_from_a_copy_while_another_request_creates_one(aws: None) -> None:
+    from moto.iam.models import iam_backends
+
+    from local_aws.compat import roles_snapshot
+
+    client = boto3.client("iam")
+    client.create_role(RoleName="first", AssumeRolePolicyDocument=json.dumps(TRUST))
+    backend = iam_backends[ACCOUNT]["global"]
+    listed = roles_snapshot(backend)
+    walking = iter(listed)
+    next(walking)
+    client.create_role(RoleName="second", AssumeRolePolicyDocument=json.dumps(TRUST))
+    # moto's own get_roles is a view of the dict: resuming this walk after a CreateRole would raise.
+    assert list(walking) == [] and [role.name for role in roles_snapshot(backend)] == ["first", "second"]
