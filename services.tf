@@ -42,8 +42,10 @@ locals {
   }
   services = var.services == null ? local.single_service : var.services
 
+  # Each service's source provider, S3 when unset (the module's default).
+  source_providers = { for key, service in local.services : key => try(coalesce(service.pipeline_source.provider, "S3"), "S3") }
   # The platform creates the source bucket when a service of its own takes its source from S3.
-  creates_source_bucket = var.create_source_bucket || anytrue([for service in values(local.services) : try(coalesce(service.pipeline_source.provider, "S3"), "S3") == "S3"])
+  creates_source_bucket = var.create_source_bucket || contains(values(local.source_providers), "S3")
 
   services_parameter_prefix = "/${var.name_prefix}/services/"
   services_parameter_arn    = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.services_parameter_prefix}*"

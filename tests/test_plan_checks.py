@@ -187,6 +187,15 @@ APPLIED = {
             'output.services["default"].deployment_config_names == { staging = "sls-cd-linear-20-1", production = "sls-cd-canary-25-15" }',
         ],
     ),
+    # No service takes its source from S3: no source bucket, unless create_source_bucket asks for one.
+    "codecommit_source": (
+        {"source_provider": "CodeCommit", "repository_name": "my-service"},
+        ["length(aws_s3_bucket.this) == 2", "output.source_bucket_name == null", 'output.services["default"].source.provider == "CodeCommit"'],
+    ),
+    "codecommit_source_with_a_source_bucket": (
+        {"source_provider": "CodeCommit", "repository_name": "my-service", "create_source_bucket": HCL("true")},
+        ["length(aws_s3_bucket.this) == 3", "output.source_bucket_name != null", 'output.services["default"].source.bucket == null'],
+    ),
     "two_services": (
         {
             "services": HCL(
