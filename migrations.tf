@@ -1,4 +1,4 @@
-# Migrations: single application (0.x) -> shared platform with services
+# Migrations: the single-application configuration (up to commit 34ed23e) -> the shared platform with services
 #
 # The application's resources moved into modules/service, as the service keyed default, which
 # keeps their names: a plan after the upgrade moves them and updates some in place (the handlers'
