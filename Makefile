@@ -12,7 +12,7 @@ SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
 # The layer first: it is the one that takes a while (pip), and says so.
 ZIPS := $(BUILD)/layer.zip $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/app.zip
 
-.PHONY: install package lint lint-terraform lint-python lint-rendered test test-unit bench demo clean local-aws
+.PHONY: install package lint lint-terraform lint-python lint-rendered test bench demo clean local-aws
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(VENDORED_WHEELS)/.downloaded
 
@@ -78,15 +78,12 @@ lint-python: install
 lint-rendered: install package
 	$(PY) -m tools.lint_rendered
 
-# The unit tests on every core (pytest-xdist) while the rendered lint waits on its local apply (mostly
-# the provider's own pauses), then the end-to-end tests on their own: they share one applied stack,
-# and their deadlines are on the wall clock.
+# The unit tests on every core (pytest-xdist), then the end-to-end tests on their own: they share one
+# applied stack, and their deadlines are on the wall clock. The rendered lint of `make lint` runs there,
+# on that stack (tests/e2e/test_terraform_apply.py), instead of on an apply of its own.
 test: lint-terraform lint-python
-	$(MAKE) --no-print-directory --output-sync=target -j2 lint-rendered test-unit
-	$(PY) -m pytest -q tests/e2e
-
-test-unit: install package
 	$(PY) -m pytest -q -n auto --ignore=tests/e2e tests
+	$(PY) -m pytest -q tests/e2e
 
 bench: install package
 	$(PY) -m tools.bench

@@ -243,24 +243,18 @@ def commented(lines: list[str], number: int) -> bool:
     return any(line.strip().startswith("#") for line in window)
 
 
-def main() -> int:
-    from local_aws.stack import LocalStack
-    from local_aws.terraform import missing_prerequisites
-
-    reason = missing_prerequisites()
-    missing_tools = [str(tool.relative_to(ROOT)) for tool in (ASL_VALIDATOR,) if not tool.exists()]
+def missing_tools() -> list[str]:
+    """The linters this machine lacks (statelint, asl-validator)."""
+    missing = [str(tool.relative_to(ROOT)) for tool in (ASL_VALIDATOR,) if not tool.exists()]
     if shutil.which(str(STATELINT)) is None:
-        missing_tools.append("statelint")
-    if reason or missing_tools:
-        print(f"lint_rendered cannot run: {reason or ''} {'missing ' + ', '.join(missing_tools) if missing_tools else ''}".strip(), file=sys.stderr)
-        return 2
+        missing.append("statelint")
+    return missing
 
-    stack = LocalStack.up(workdir=WORKDIR)
-    try:
-        state = json.loads(stack.terraform.run("show", "-json", "-no-color").stdout)
-    finally:
-        stack.terraform.close()
-        stack.server.stop()
+
+def lint_state(state: dict[str, Any], out: Any = sys.stdout) -> int:
+    """Lint the definitions and policies of `state` (`terraform show -json` of an applied
+    configuration) and the .tf source, printing each subject's findings to `out`; the number of
+    subjects with findings."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     (OUTPUT / "terraform-state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
     definitions, policies = rendered_documents(state, configured_policy_attributes())
@@ -269,19 +263,36 @@ def main() -> int:
     for definition in definitions:
         path = OUTPUT / f"{definition.address.split('.')[1]}.asl.json"
         path.write_text(definition.text, encoding="utf-8")
-        findings = asl_findings(path)
-        failures += report(f"{definition.address} ({path.relative_to(ROOT)})", findings)
+        failures += report(f"{definition.address} ({path.relative_to(ROOT)})", asl_findings(path), out)
     for policy in policies:
-        failures += report(f"{policy.address} ({policy.kind})", policy_findings(policy))
-    failures += report('*.tf statements with Resource "*"', unexplained_wildcard_resources())
-    print(f"\n{len(definitions)} state machine definition(s), {len(policies)} policy document(s) checked: {failures} with findings")
-    return 1 if failures else 0
+        failures += report(f"{policy.address} ({policy.kind})", policy_findings(policy), out)
+    failures += report('*.tf statements with Resource "*"', unexplained_wildcard_resources(), out)
+    print(f"\n{len(definitions)} state machine definition(s), {len(policies)} policy document(s) checked: {failures} with findings", file=out)
+    return failures
 
 
-def report(subject: str, findings: list[str]) -> int:
-    print(f"{'FAIL' if findings else 'ok  '} {subject}")
+def main() -> int:
+    from local_aws.stack import LocalStack
+    from local_aws.terraform import missing_prerequisites
+
+    reason, missing = missing_prerequisites(), missing_tools()
+    if reason or missing:
+        print(f"lint_rendered cannot run: {reason or ''} {'missing ' + ', '.join(missing) if missing else ''}".strip(), file=sys.stderr)
+        return 2
+
+    stack = LocalStack.up(workdir=WORKDIR)
+    try:
+        state = json.loads(stack.terraform.run("show", "-json", "-no-color").stdout)
+    finally:
+        stack.terraform.close()
+        stack.server.stop()
+    return 1 if lint_state(state) else 0
+
+
+def report(subject: str, findings: list[str], out: Any = sys.stdout) -> int:
+    print(f"{'FAIL' if findings else 'ok  '} {subject}", file=out)
     for finding in findings:
-        print(f"       {finding}")
+        print(f"       {finding}", file=out)
     return 1 if findings else 0
 
 

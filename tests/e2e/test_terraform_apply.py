@@ -1,6 +1,7 @@
 """The real Terraform applied to the local AWS (tests/e2e/conftest.py): the resources exist as
 configured, a plan after a deployment has nothing to change, and destroy finishes in bounded time."""
 
+import io
 import json
 import re
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from e2e.deployments import PREFIX, ROOT, AwsClient, new_version, push
 from local_aws.stack import DEFAULT_SERVICE, SERVICE_APPS, LocalStack
+from tools.lint_rendered import lint_state, missing_tools
 from tools.package import HANDLERS
 
 DESTROY_LIMIT_SECONDS = 120
@@ -180,6 +182,19 @@ def test_a_plan_after_a_deployment_has_no_changes(stack: LocalStack, tmp_path: P
     stack.seconds["plan"] = time.monotonic() - started
     # Terraform ignores the code and alias CodeDeploy moved: no revert, no redeploy.
     assert result.returncode == 0, f"terraform plan -detailed-exitcode exited with {result.returncode}:\n{result.stdout}\n{result.stderr}"
+
+
+def test_what_terraform_rendered_passes_the_linters(stack: LocalStack) -> None:
+    """The rendered lint of `make lint` (tools/lint_rendered.py) on this stack's state: the state
+    machine definition and every policy document exactly as the provider sent them."""
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"the rendered lint needs {', '.join(missing)} (make install)")
+    state = json.loads(stack.terraform.run("show", "-json", "-no-color").stdout)
+    report = io.StringIO()
+
+    assert lint_state(state, report) == 0, report.getvalue()
+    assert "0 with findings" in report.getvalue() and "policy document(s) checked" in report.getvalue()
 
 
 @pytest.mark.destroys_stack
