@@ -12,7 +12,7 @@ SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
 # The layer first: it is the one that takes a while (pip), and says so.
 ZIPS := $(BUILD)/layer.zip $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/app.zip
 
-.PHONY: install package lint lint-terraform lint-python lint-rendered test bench demo clean local-aws
+.PHONY: install package lint lint-terraform lint-python lint-rendered test test-unit test-e2e bench demo clean local-aws
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(VENDORED_WHEELS)/.downloaded
 
@@ -78,11 +78,18 @@ lint-python: install
 lint-rendered: install package
 	$(PY) -m tools.lint_rendered
 
-# The unit tests on every core (pytest-xdist), then the end-to-end tests on their own: they share one
-# applied stack, and their deadlines are on the wall clock. The rendered lint of `make lint` runs there,
-# on that stack (tests/e2e/test_terraform_apply.py), instead of on an apply of its own.
-test: lint-terraform lint-python
+# The linters and the unit tests (on every core, pytest-xdist) while the end-to-end tests run: these
+# spend most of their time waiting, on Terraform's provider and on the pipelines. The end-to-end tests
+# run in one process, as they share one applied stack. Each part's output is printed when it ends. The
+# rendered lint of `make lint` runs on that stack (tests/e2e/test_terraform_apply.py), instead of on an
+# apply of its own.
+test: install package
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint-terraform lint-python test-unit test-e2e
+
+test-unit: install package
 	$(PY) -m pytest -q -n auto --ignore=tests/e2e tests
+
+test-e2e: install package
 	$(PY) -m pytest -q tests/e2e
 
 bench: install package
@@ -92,11 +99,12 @@ bench: install package
 clean:
 	rm -rf $(BUILD) .local-aws
 
-# The Terraform applied to a local AWS, two commits through its pipeline, then destroy.
+# The Terraform applied to a local AWS, three commits through its pipelines, a parent pipeline waiting
+# on two others (examples/parent-pipeline), then destroy.
 # `make demo APP=path/to/app [KEEP=1]` pushes your application instead (local_aws/demo.py); KEEP=1
 # keeps the stack up until Ctrl-C.
 demo: $(VENV)/.demo-installed package
-	@echo "== the demo: terraform apply to a local AWS, the pushes, terraform destroy (about 2.5 minutes)"
+	@echo "== the demo: terraform apply to a local AWS, the pushes, the parent pipeline, terraform destroy (about 3 minutes)"
 	$(PY) -m local_aws.demo $(if $(APP),--app "$(APP)") $(if $(KEEP),--keep)
 
 # A local AWS on 127.0.0.1 (moto with local_aws.compat) in the foreground, until Ctrl-C.

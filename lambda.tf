@@ -57,6 +57,13 @@ locals {
   # Built from the names: the handlers' policies name each other, and the functions depend on their policies.
   handler_function_arns = { for name, handler in local.handlers : name => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${handler.function_name}" }
 
+  # The waiter's pipeline mode (docs/pipeline-waits.md): the session name it assumes a target
+  # account's role with (modules/pipeline-access trusts that name only; the pipeline_waiter output
+  # hands it to the module), and the pipelines of this account it may follow or start.
+  pipeline_waiter_session_name = "pipeline-waiter"
+  waiter_pipeline_arns         = { for name in keys(var.waiter_pipelines) : name => "arn:${local.partition}:codepipeline:${local.region}:${local.account_id}:${name}" }
+  waiter_started_pipeline_arns = [for name, pipeline in var.waiter_pipelines : local.waiter_pipeline_arns[name] if pipeline.start]
+
   # Besides POWERTOOLS_SERVICE_NAME and POWERTOOLS_LOG_LEVEL, which every handler gets. A handler
   # learns a deployment's targets from the execution input and checks them against the service's
   # registration under SERVICES_PARAMETER_PREFIX (modules/service).
@@ -85,6 +92,8 @@ locals {
       SERVICES_PARAMETER_PREFIX = local.services_parameter_prefix
       STATE_MACHINE_ARN         = local.state_machine_arn
       STOP_FUNCTION_NAME        = local.handlers.stop_deployment.function_name
+      PIPELINE_SESSION_NAME     = local.pipeline_waiter_session_name
+      WAITER_ROLE_ARN           = aws_iam_role.handler["waiter"].arn
     }
     stop_deployment = {
       STATE_MACHINE_ARN      = local.state_machine_arn
@@ -363,5 +372,44 @@ data "aws_iam_policy_document" "waiter" {
     sid       = "ReportJobResult"
     actions   = ["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"]
     resources = ["*"]
+  }
+
+  # Its pipeline mode, none of which exists with the defaults. The roles of other accounts it may
+  # assume, each made there by modules/pipeline-access, only with the session name those trust.
+  dynamic "statement" {
+    for_each = length(var.waiter_target_role_arns) == 0 ? [] : [var.waiter_target_role_arns]
+
+    content {
+      sid       = "AssumePipelineAccessRoles"
+      actions   = ["sts:AssumeRole"]
+      resources = statement.value
+
+      condition {
+        test     = "StringEquals"
+        variable = "sts:RoleSessionName"
+        values   = [local.pipeline_waiter_session_name]
+      }
+    }
+  }
+
+  # The pipelines of this account it may follow, and those it may also start.
+  dynamic "statement" {
+    for_each = length(local.waiter_pipeline_arns) == 0 ? [] : [values(local.waiter_pipeline_arns)]
+
+    content {
+      sid       = "FollowPipelines"
+      actions   = ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions", "codepipeline:ListPipelineExecutions"]
+      resources = statement.value
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.waiter_started_pipeline_arns) == 0 ? [] : [local.waiter_started_pipeline_arns]
+
+    content {
+      sid       = "StartPipelines"
+      actions   = ["codepipeline:StartPipelineExecution"]
+      resources = statement.value
+    }
   }
 }

@@ -28,6 +28,15 @@ output "platform" {
   value       = local.platform
 }
 
+output "pipeline_waiter" {
+  description = "The waiter of pipeline actions that wait for other pipelines: its function (the FunctionName of such an action), its role's ARN and the session name it assumes other accounts' roles with. Pass it as modules/pipeline-access's waiter input in a target account."
+  value = {
+    function_name = aws_lambda_function.handler["waiter"].function_name
+    role_arn      = aws_iam_role.handler["waiter"].arn
+    session_name  = local.pipeline_waiter_session_name
+  }
+}
+
 output "pipeline_name" {
   description = "Name of the CodePipeline pipeline of the service keyed default (null without one)."
   value       = try(local.default_service.pipeline_name, null)

@@ -341,6 +341,41 @@ variable "table_deletion_protection" {
 }
 
 # ---------------------------------------------------------------------------
+# The waiter's pipeline mode: pipeline actions that wait for other pipelines
+# ---------------------------------------------------------------------------
+
+variable "waiter_target_role_arns" {
+  description = "IAM roles in other accounts that the waiter may assume, with the session name of the pipeline_waiter output, to follow or start their pipelines: each the role_arn output of modules/pipeline-access applied there. Empty: it assumes none."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.waiter_target_role_arns : can(regex("^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([\\w+=,.@-]+/)*[\\w+=,.@-]{1,64}$", arn))])
+    error_message = "waiter_target_role_arns: each must be the ARN of an IAM role, arn:<partition>:iam::<12-digit account>:role/<path/><name>, without wildcards (* or ?): the waiter may assume exactly these roles."
+  }
+
+  validation {
+    condition     = length(distinct(var.waiter_target_role_arns)) == length(var.waiter_target_role_arns)
+    error_message = "waiter_target_role_arns must name each role once."
+  }
+}
+
+variable "waiter_pipelines" {
+  description = "Pipelines of the platform's account and Region that the waiter may follow, by name (GetPipelineExecution, ListPipelineExecutions, ListActionExecutions), and with start = true also start (StartPipelineExecution, a waiter action with \"trigger\": true). Empty: none."
+  type = map(object({
+    start = optional(bool, false)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.waiter_pipelines) : can(regex("^[A-Za-z0-9.@_-]{1,100}$", name))])
+    error_message = "waiter_pipelines: each key must be a pipeline name, 1 to 100 letters, digits or . @ _ - (CodePipeline's naming rule); the waiter's policy names the pipeline's ARN built from it, so a wildcard is refused."
+  }
+}
+
+# ---------------------------------------------------------------------------
 # Retention
 # ---------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ here replaces what is under test: handlers run from the exact code bytes stored 
 function's handler string and environment variables. CodeDeploy for Lambda is emulated in
 local_aws/codedeploy.py, its deployment configurations local_aws/deployment_configs.py, the fast
 clock is local_aws/clock.py, EventBridge's delivery to Lambda targets is local_aws/events.py and
-CodePipeline's StopPipelineExecution local_aws/codepipeline.py; `install()` wires them in.
+CodePipeline's StartPipelineExecution (executions that run), StopPipelineExecution and
+ListActionExecutions local_aws/codepipeline.py; `install()` wires them in.
 """
 
 import contextlib
@@ -665,6 +666,9 @@ class LocalAws:
             (S3Response, "get_bucket_notification", get_bucket_notification),
             (FakeBucket, "get_permission", bucket_permission),
             (IAMBackend, "get_roles", roles_snapshot),
+            (CodePipelineResponse, "start_pipeline_execution", codepipeline.start_pipeline_execution),
+            (CodePipelineResponse, "list_action_executions", codepipeline.list_action_executions),
+            (PipelineExecution, "to_dict", codepipeline.execution_detail_of(PipelineExecution.to_dict)),
         ]
         for owner, name, replacement in replacements:
             self._restore.append((owner, name, vars(owner).get(name, _MISSING)))

@@ -13,11 +13,13 @@
 3. push commit 2 of the sample app (version 1.2.0 with a staging test it fails): rolled back, the
    clock untouched; or, with --app DIR, push DIR as the app/ folder of one commit of the sample
    app's service (see APP_LAYOUT);
-4. print for each push the pipeline's actions, the deployment config of each environment and what
+4. apply examples/parent-pipeline and run it once (not with --app): its two waiter actions start
+   a pipeline of this account and follow one in a second local account;
+5. print for each push the pipeline's actions, the deployment config of each environment and what
    it means at the local clock, the execution's states (those on the failure path marked so), its
    error and cause, and the outcome in a sentence ("deployed: staging 2 → 3, production 2 → 3");
    draw each execution's path in build/demo/<execution>.svg;
-5. check that a second `terraform plan` has nothing to change; with --keep, wait for Ctrl-C (the
+6. check that a second `terraform plan` has nothing to change; with --keep, wait for Ctrl-C (the
    local AWS lives in this process); then destroy.
 Time runs 60 times faster for traffic shifting and the state machine's waits. The handlers' logs
 go to build/demo/handlers.log.
@@ -356,6 +358,40 @@ def push_own_app(stack: "LocalStack", app: Path, out: TextIO, pictures: Path = O
         return push_and_print(stack, out, f"your app: {app} as commit {commit}", source, commit, pictures)
 
 
+def push_parent_pipeline(stack: "LocalStack", out: TextIO) -> "PipelineRun":
+    """examples/parent-pipeline applied next to the platform, then one run of it: its waiter
+    actions start the api pipeline (this account) and follow shared-services (the second account),
+    whose run has just succeeded; what each action reported, printed."""
+    from local_aws.codepipeline import get_execution, wait_for_execution
+    from local_aws.parent_pipeline import API_PIPELINE, SHARED_PIPELINE, ParentPipeline
+    from local_aws.target_pipelines import TARGET_ACCOUNT, start
+
+    with tempfile.TemporaryDirectory() as folder:
+        chain = ParentPipeline.apply(stack, Path(folder) / "terraform")
+        try:
+            account = stack.outputs["platform"]["account_id"]
+            print(f"\n== a parent pipeline waiting on two others: examples/parent-pipeline applied in {chain.seconds:.1f} s", file=out)
+            print(f"   {chain.name} and {API_PIPELINE} in account {account}; {SHARED_PIPELINE} and the role the waiter assumes in account {TARGET_ACCOUNT}", file=out)
+            shared = start(chain.target_session, SHARED_PIPELINE)
+            status = wait_for_execution(SHARED_PIPELINE, shared, session=chain.target_session)["status"]
+            print(f"   {SHARED_PIPELINE} (account {TARGET_ACCOUNT}) ran first: execution {shared} {status}", file=out)
+            source = Path(folder) / "source"
+            source.mkdir()
+            (source / "release.json").write_text(json.dumps({"release": "5.16"}))
+            run = chain.push(source, "r5-16")
+            for action in run.actions:
+                print(f"   pipeline {action.stage:<10} {action.action:<14} {action.status:<10} {indented(shorten(action.summary), ' ' * 50)}", file=out)
+            api = run.action_named("Api")
+            if api is not None and api.output_variables.get("PipelineExecutionId"):
+                started = get_execution(API_PIPELINE, api.output_variables["PipelineExecutionId"])
+                variables = ", ".join(f"{item['name']}={item['resolvedValue']}" for item in started.get("variables", []))
+                print(f"   {API_PIPELINE} execution started by the Api action: {started['status']} ({variables})", file=out)
+            print(f"   outcome: {chain.name} {run.status}", file=out, flush=True)
+            return run
+        finally:
+            chain.destroy()
+
+
 def print_how_to_reach(stack: "LocalStack", out: TextIO) -> None:
     from local_aws.server import REGION
 
@@ -413,6 +449,7 @@ def main(argv: list[str] | None = None) -> None:
                 push_own_app(stack, arguments.app, out)
             else:
                 push_sample_commits(stack, out)
+                push_parent_pipeline(stack, out)
             plan = stack.terraform.plan()
             verdict = {0: "no changes", 2: "CHANGES (see below)"}.get(plan.returncode, "error")
             print(f"\nterraform plan after the deployments: {verdict}", file=out)

@@ -42,6 +42,7 @@ from local_aws.codepipeline import JobResults, PipelineRun, push_commit
 from local_aws.compat import LocalAws
 from local_aws.events import Delivery
 from local_aws.server import start_local_aws
+from local_aws.target_pipelines import TARGET_ACCOUNT
 from local_aws.terraform import DEFAULT_WORKDIR, ROOT, LocalTerraform
 
 # Terraform's defaults except the deadline, which is the smallest the configuration allows so a
@@ -61,7 +62,16 @@ LOCAL_SERVICES = {
         "pipeline_source": {"object_key": "clock/source.zip"},
     },
 }
-DEFAULT_VARIABLES = {"services": json.dumps(LOCAL_SERVICES), "custom_deployment_configs": json.dumps(CUSTOM_DEPLOYMENT_CONFIGS)}
+# The pipelines the waiter's pipeline mode may follow (local_aws/parent_pipeline.py): two in this
+# account, one of which it may start, and those the role it may assume in the target account opens.
+WAITER_PIPELINES = {"api": {"start": True}, "nightly-tests": {}}
+WAITER_TARGET_ROLE_ARNS = [f"arn:aws:iam::{TARGET_ACCOUNT}:role/pipeline-waiter-access"]
+DEFAULT_VARIABLES = {
+    "services": json.dumps(LOCAL_SERVICES),
+    "custom_deployment_configs": json.dumps(CUSTOM_DEPLOYMENT_CONFIGS),
+    "waiter_pipelines": json.dumps(WAITER_PIPELINES),
+    "waiter_target_role_arns": json.dumps(WAITER_TARGET_ROLE_ARNS),
+}
 DEFAULT_SPEEDUP = 60.0
 
 

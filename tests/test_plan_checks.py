@@ -4,7 +4,8 @@ a variable's validation checks, those across variables included (a source withou
 needs, a deployment config neither predefined nor custom). Valid Regions of every partition plan,
 and the console URLs point at that partition's console. Custom deployment configs and the
 production alarms reach the deployment groups and the IAM policies; the defaults create what they
-always did.
+always did. The waiter's pipeline mode (waiter_target_role_arns, waiter_pipelines) adds to the
+waiter's policy exactly the roles and pipelines named, and nothing by default.
 
 The plans run with `terraform test` against a mocked AWS provider, in a copy of the
 configuration: no AWS endpoint is involved.
@@ -84,6 +85,7 @@ REJECTED = {
 CANARY = 'canary-25-15 = { type = "TimeBasedCanary", percentage = 25, interval_minutes = 15 }'
 LINEAR = 'linear-20-1 = { type = "TimeBasedLinear", percentage = 20, interval_minutes = 1 }'
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/00000000-0000-0000-0000-000000000000"
+TARGET_ROLE = "arn:aws:iam::111111111111:role/pipeline-waiter-access"
 
 
 class HCL(str):
@@ -153,7 +155,30 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "codecommit_without_repository_name": ({"source_provider": "CodeCommit"}, "pipeline_source", "needs repository_name"),
     "connection_without_connection_arn": ({"source_provider": "CodeStarSourceConnection", "repository_id": "my-org/my-service"}, "pipeline_source", "needs connection_arn"),
     "connection_without_repository_id": ({"source_provider": "CodeStarSourceConnection", "connection_arn": CONNECTION_ARN}, "pipeline_source", "needs repository_id"),
+    "waiter_target_role_with_a_wildcard": ({"waiter_target_role_arns": HCL('["arn:aws:iam::111111111111:role/*"]')}, "waiter_target_role_arns", "each must be the ARN of an IAM role"),
+    "waiter_target_not_a_role": ({"waiter_target_role_arns": HCL('["arn:aws:iam::111111111111:user/deployer"]')}, "waiter_target_role_arns", "each must be the ARN of an IAM role"),
+    "waiter_target_role_twice": (
+        {"waiter_target_role_arns": HCL(f'["{TARGET_ROLE}", "{TARGET_ROLE}"]')},
+        "waiter_target_role_arns",
+        "each role once",
+    ),
+    "waiter_pipeline_name_with_a_wildcard": ({"waiter_pipelines": HCL('{ "api*" = {} }')}, "waiter_pipelines", "each key must be a pipeline name"),
+    "waiter_pipeline_name_over_100_characters": ({"waiter_pipelines": HCL(f'{{ "{"p" * 101}" = {{}} }}')}, "waiter_pipelines", "each key must be a pipeline name"),
 }
+
+# The waiter's policy document: its own statements, which the pipeline mode's join only when asked.
+WAITER_STATEMENTS = ["StartDeployment", "FollowDeployments", "StopDeployments", "ReportJobResult"]
+WAITER_SIDS = "[for s in data.aws_iam_policy_document.waiter.statement : s.sid]"
+PIPELINES = "arn:aws:codepipeline:us-east-1:123456789012"
+
+
+def waiter_statement(sid: str) -> str:
+    return f'one([for s in data.aws_iam_policy_document.waiter.statement : s if s.sid == "{sid}"])'
+
+
+def hcl_list(values: list[str]) -> str:
+    return "[" + ", ".join(f'"{value}"' for value in values) + "]"
+
 
 # Applies of the root configuration against the mocked provider: the run's variables, and what must
 # then hold (of the root's resources and outputs: a run sees no resource inside a module).
@@ -170,6 +195,41 @@ APPLIED = {
             'output.pipeline_name == "sls-cd-pipeline"',
             'output.staging_function_name == "sls-cd-app-staging"',
             "length(aws_s3_bucket.this) == 3",
+            # The waiter's pipeline mode adds nothing to its policy, and only its environment.
+            f"{WAITER_SIDS} == {hcl_list(WAITER_STATEMENTS)}",
+            'aws_lambda_function.handler["waiter"].environment[0].variables.PIPELINE_SESSION_NAME == "pipeline-waiter"',
+            'aws_lambda_function.handler["waiter"].environment[0].variables.WAITER_ROLE_ARN == aws_iam_role.handler["waiter"].arn',
+            'alltrue([for key, function in aws_lambda_function.handler : !contains(keys(function.environment[0].variables), "PIPELINE_SESSION_NAME") if key != "waiter"])',
+            'output.pipeline_waiter == { function_name = "sls-cd-waiter", role_arn = aws_iam_role.handler["waiter"].arn, session_name = "pipeline-waiter" }',
+        ],
+    ),
+    # Roles of two other accounts, and two pipelines of this one, one of which may be started.
+    "waiter_pipeline_mode": (
+        {
+            "waiter_target_role_arns": HCL(f'["{TARGET_ROLE}", "arn:aws:iam::222222222222:role/platform/platform-waiter"]'),
+            "waiter_pipelines": HCL('{ api = { start = true }, "nightly-tests" = {} }'),
+        },
+        [
+            f"{WAITER_SIDS} == {hcl_list([*WAITER_STATEMENTS, 'AssumePipelineAccessRoles', 'FollowPipelines', 'StartPipelines'])}",
+            f'{waiter_statement("AssumePipelineAccessRoles")}.actions == toset(["sts:AssumeRole"])',
+            f'{waiter_statement("AssumePipelineAccessRoles")}.resources == toset(["{TARGET_ROLE}", "arn:aws:iam::222222222222:role/platform/platform-waiter"])',
+            f'one({waiter_statement("AssumePipelineAccessRoles")}.condition).test == "StringEquals"',
+            f'one({waiter_statement("AssumePipelineAccessRoles")}.condition).variable == "sts:RoleSessionName"',
+            f'one({waiter_statement("AssumePipelineAccessRoles")}.condition).values == tolist(["pipeline-waiter"])',
+            f'{waiter_statement("FollowPipelines")}.actions == toset(["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions", "codepipeline:ListPipelineExecutions"])',
+            f'{waiter_statement("FollowPipelines")}.resources == toset(["{PIPELINES}:api", "{PIPELINES}:nightly-tests"])',
+            f'{waiter_statement("StartPipelines")}.actions == toset(["codepipeline:StartPipelineExecution"])',
+            f'{waiter_statement("StartPipelines")}.resources == toset(["{PIPELINES}:api"])',
+            f'{waiter_statement("ReportJobResult")}.resources == toset(["*"])',
+        ],
+    ),
+    # Nothing to start: no StartPipelines statement at all.
+    "waiter_pipeline_mode_read_only": (
+        {"waiter_target_role_arns": HCL(f'["{TARGET_ROLE}"]'), "waiter_pipelines": HCL('{ "nightly-tests" = {} }')},
+        [
+            f"{WAITER_SIDS} == {hcl_list([*WAITER_STATEMENTS, 'AssumePipelineAccessRoles', 'FollowPipelines'])}",
+            f'{waiter_statement("AssumePipelineAccessRoles")}.resources == toset(["{TARGET_ROLE}"])',
+            f'{waiter_statement("FollowPipelines")}.resources == toset(["{PIPELINES}:nightly-tests"])',
         ],
     ),
     "custom_configs": (

@@ -136,6 +136,13 @@ REVIEWED_TYPES: frozenset[tuple[str, str]] = frozenset(
     ]
 )
 
+# The attributes of data.aws_region the configuration may read. It has none naming the Region in
+# both lines (`name` is deprecated in 6.x, `region` missing in 5.100: CHANGES), so
+# modules/pipeline-access reads the Region from `endpoint` (ec2.<region>.<dns suffix>), which both
+# schemas have without a deprecation. Any other attribute is to be checked against both lines first.
+AWS_REGION_ATTRIBUTES = frozenset({"endpoint"})
+AWS_REGION_REFERENCE = re.compile(r"(?<![\w.])data\.aws_region\.[A-Za-z_][\w-]*(?:\[[^\]]*\])?\.([A-Za-z_][\w-]*)")
+
 ADMITTED_VERSIONS = ("5.100.0", "6.0.0", REVIEWED_THROUGH)
 REJECTED_VERSIONS = ("7.0.0",)
 
@@ -292,6 +299,19 @@ def reference_findings(sources: list[Source]) -> list[str]:
     return list(findings.values())
 
 
+def aws_region_attribute_findings(sources: list[Source]) -> list[str]:
+    findings = []
+    for source in sources:
+        text = without_comment_lines(source.text)
+        for match in AWS_REGION_REFERENCE.finditer(text):
+            if match.group(1) not in AWS_REGION_ATTRIBUTES:
+                line = text.count("\n", 0, match.start()) + 1
+                findings.append(
+                    f"{source.name}:{line}: {enclosing_block(text, match.start())}: reference `{match.group(0)}` reads data.aws_region's `{match.group(1)}`, not in AWS_REGION_ATTRIBUTES"
+                )
+    return findings
+
+
 def unreviewed_types(sources: list[Source]) -> list[str]:
     return [
         f"{source.name}:{argument_line(source.text, kind, type_name, label, '')}: {address(kind, type_name, label)}: "
@@ -393,6 +413,11 @@ def test_no_attribute_reference_removed_or_deprecated_in_6_x() -> None:
     assert_no_removed_or_deprecated_references(root_sources())
 
 
+def test_data_aws_region_is_read_only_through_attributes_both_lines_have() -> None:
+    findings = aws_region_attribute_findings(root_sources())
+    assert not findings, "data.aws_region attributes to check against 5.100 and 6.x:\n" + "\n".join(findings)
+
+
 def test_every_resource_and_data_type_was_reviewed_against_6_x() -> None:
     assert_every_type_reviewed(root_sources())
 
@@ -480,6 +505,12 @@ def test_self_constraint_check_fails_outside_5_100_to_6_x(constraint: str, expec
 def test_self_constraint_check_fails_without_required_providers() -> None:
     with pytest.raises(AssertionError, match="no terraform.required_providers.aws"):
         assert_constraint_admits_5_100_and_6_x(snippet('provider "aws" {}\n'))
+
+
+def test_self_aws_region_attribute_check() -> None:
+    read = "locals {\n  id       = data.aws_region.current.id\n  endpoint = one(data.aws_region.current[*].endpoint)\n  other    = data.aws_region.here[0].description\n}\n"
+    findings = aws_region_attribute_findings(snippet(read))
+    assert len(findings) == 2 and "`id`" in findings[0] and "`description`" in findings[1], findings
 
 
 def test_self_type_review_fails_on_unreviewed_type() -> None:

@@ -162,3 +162,36 @@ def test_the_state_machine_definition_names_the_partition_it_is_deployed_in(part
     json.loads(rendered)
     assert "arn:aws:" not in rendered, [line.strip() for line in rendered.splitlines() if "arn:aws:" in line]
     assert all(arn.startswith(f"arn:{partition}:") for arn in re.findall(r"arn:[^\"]+", rendered))
+
+
+def test_every_module_has_the_files_and_provider_versions_of_the_root() -> None:
+    """modules/service and modules/pipeline-access: main.tf, variables.tf, outputs.tf, a versions.tf
+    with the root's constraints (no provider block) and a README that opens with a usage example."""
+    root = load_hcl("versions.tf")["terraform"][0]
+    modules = sorted(path for path in (ROOT / "modules").iterdir() if path.is_dir())
+    assert {module.name for module in modules} >= {"service", "pipeline-access"}
+    for module in modules:
+        missing = [name for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md") if not (module / name).is_file()]
+        assert not missing, f"{module.name} lacks {missing}"
+        versions = load_hcl(f"modules/{module.name}/versions.tf")
+        assert versions["terraform"][0]["required_providers"] == root["required_providers"], module.name
+        assert versions["terraform"][0]["required_version"] == root["required_version"], module.name
+        assert not any("provider" in load_hcl(str(path.relative_to(ROOT))) for path in module.glob("*.tf")), f"{module.name} configures a provider"
+        readme = (module / "README.md").read_text(encoding="utf-8")
+        assert readme.index("```hcl") < readme.index("\n## "), f"{module.name}/README.md does not open with a usage example"
+
+
+def test_the_pipeline_waiter_session_name_is_written_once() -> None:
+    """The session name the waiter assumes target roles with is one local: the waiter's environment,
+    its AssumeRole condition and the pipeline_waiter output (which modules/pipeline-access's trust
+    policy takes) refer to it."""
+    session_name = locals_of("lambda.tf")["pipeline_waiter_session_name"]
+    assert re.fullmatch(r"[\w+=,.@-]{2,64}", session_name), f"{session_name!r} is not an STS role session name"
+    written = [path.name for path in sorted(ROOT.glob("*.tf")) if f'"{session_name}"' in path.read_text(encoding="utf-8")]
+    assert written == ["lambda.tf"], written
+    reference = "${local.pipeline_waiter_session_name}"
+    assert locals_of("lambda.tf")["handler_environment"]["waiter"]["PIPELINE_SESSION_NAME"] == reference
+    (output,) = [entry["pipeline_waiter"] for entry in load_hcl("outputs.tf")["output"] if "pipeline_waiter" in entry]
+    assert output["value"]["session_name"] == reference
+    (statement,) = [s for s in statements(blocks(load_hcl("lambda.tf"), "data", "aws_iam_policy_document")["waiter"]) if s.get("sid") == "AssumePipelineAccessRoles"]
+    assert statement["condition"][0]["values"] == [reference]

@@ -299,21 +299,36 @@ def acting_for(service: Service, handler: str) -> Iterator[None]:
 
 
 def access_session(role_arn: str, session_name: str) -> boto3.session.Session:
-    cached = aws.sessions.get(role_arn)
-    if cached is not None and cached[1] - datetime.now(UTC) > ACCESS_RENEW_BEFORE:
+    """A session as the service's access role `role_arn`; ConfigurationError, saying what to
+    apply, when it cannot be assumed."""
+    try:
+        return assumed_session(role_arn, session_name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "AccessDenied":
+            raise
+        raise ConfigurationError(
+            f"cannot act for the service through {role_arn}: sts:AssumeRole was denied ({error.response['Error'].get('Message', '')}); "
+            "the role must trust this function's role and this function's role must allow sts:AssumeRole on it: apply the platform's and the service's Terraform again"
+        ) from None
+
+
+def assumed_session(role_arn: str, session_name: str, duration_seconds: int = ACCESS_SESSION_SECONDS) -> boto3.session.Session:
+    """A session as `role_arn` (sts:AssumeRole with `session_name` for `duration_seconds`), kept for
+    the container's next invocations until shortly before its credentials expire. AccessDenied is
+    tried again ASSUME_TRIES times (IAM makes a new role or trust assumable within seconds), then
+    raised as the ClientError it is; so is every other error."""
+    key = (role_arn, session_name)
+    renew_before = min(ACCESS_RENEW_BEFORE, timedelta(seconds=duration_seconds / 3))
+    cached = aws.sessions.get(key)
+    if cached is not None and cached[1] - datetime.now(UTC) > renew_before:
         return cached[0]
     for attempt in range(1, ASSUME_TRIES + 1):
         try:
-            credentials = aws.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=ACCESS_SESSION_SECONDS)["Credentials"]
+            credentials = aws.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration_seconds)["Credentials"]
             break
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "AccessDenied":
+            if error.response.get("Error", {}).get("Code") != "AccessDenied" or attempt == ASSUME_TRIES:
                 raise
-            if attempt == ASSUME_TRIES:
-                raise ConfigurationError(
-                    f"cannot act for the service through {role_arn}: sts:AssumeRole was denied ({error.response['Error'].get('Message', '')}); "
-                    "the role must trust this function's role and this function's role must allow sts:AssumeRole on it: apply the platform's and the service's Terraform again"
-                ) from None
             time.sleep(ASSUME_PAUSE_SECONDS)
     session = boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
@@ -322,7 +337,7 @@ def access_session(role_arn: str, session_name: str) -> boto3.session.Session:
         region_name=os.environ.get("AWS_REGION") or None,
     )
     expiration = credentials["Expiration"]
-    aws.sessions[role_arn] = (session, expiration if isinstance(expiration, datetime) else datetime.now(UTC) + timedelta(seconds=ACCESS_SESSION_SECONDS))
+    aws.sessions[key] = (session, expiration if isinstance(expiration, datetime) else datetime.now(UTC) + timedelta(seconds=duration_seconds))
     return session
 
 

@@ -16,6 +16,11 @@ UserParameters (JSON, set by Terraform): {"service", "commit_id", "pipeline_exec
 "pipeline_name"}. The service must be registered with the platform (shared/services.py) for this
 pipeline: the execution's input carries its registry entry as `service`, which every step checks
 again, and the execution is named `<service>-<commit, 12 chars>-<job id>`.
+
+Pipeline mode: UserParameters with the key "pipeline" (or another of pipelines.PARAMETERS, and none
+of a deployment's) make the action wait for an execution of another pipeline, and optionally start
+it, instead of deploying (pipelines.py). Each mode refuses the other's continuation tokens; both
+post their results through `deliver` here, and only a deployment is ever stopped.
 """
 
 import json
@@ -23,7 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field as dataclass_field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -33,6 +38,16 @@ from shared.errors import ConfigurationError, DeploymentError, InvalidInput, Tar
 from shared.events import ArtifactLocation, commit_id as read_commit_id, field, is_service_name, preview, type_name
 from shared.observability import is_transient, lambda_entry, logger, named_error, readable
 from shared.services import Service, acting_for, checked_name, registered
+
+if TYPE_CHECKING:  # mypy reads lambda_src/ as the package base
+    from waiter import pipelines
+else:
+    try:  # in the function's zip, pipelines.py is beside handler.py
+        import pipelines
+    except ModuleNotFoundError as error:  # handler.py loaded from lambda_src/ (the tests)
+        if error.name != "pipelines":
+            raise
+        from waiter import pipelines
 
 # Limits of the CodePipeline and Step Functions APIs (botocore service models).
 MAX_FAILURE_MESSAGE = 5000
@@ -51,6 +66,7 @@ NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 USER_PARAMETERS = ("service", "commit_id", "pipeline_execution_id", "pipeline_name")
 EXPECTED_USER_PARAMETERS = '{"service": "...", "commit_id": "...", "pipeline_execution_id": "...", "pipeline_name": "..."}'
+EXPECTED_EITHER = f"{EXPECTED_USER_PARAMETERS} to deploy a service, or {pipelines.EXAMPLE} to wait for a pipeline"
 # CodePipeline's answers when the job has a result already or is gone (e.g. a repeated invocation).
 JOB_FINISHED_CODES = frozenset({"InvalidJobStateException", "JobNotFoundException"})
 
@@ -107,13 +123,21 @@ class Report:
     output_variables: dict[str, str] = dataclass_field(default_factory=dict)
     # A failure while the execution may still be running: it is stopped before the job fails.
     execution_may_run: bool = False
+    # Pipeline mode: the target pipeline's execution (never stopped by this function).
+    target_execution_id: str | None = None
+
+    @property
+    def external_id(self) -> str | None:
+        """What the job result gives as externalExecutionId."""
+        return self.execution_arn or self.target_execution_id
 
 
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
     job = read_job(event)
     report = deliver(job, decide(job))
-    return {"job_id": job.id, "result": report.result, "execution_arn": report.execution_arn, "message": report.message}
+    result = {"job_id": job.id, "result": report.result, "execution_arn": report.execution_arn, "message": report.message}
+    return result | ({"target_execution_id": report.target_execution_id} if report.target_execution_id else {})
 
 
 # --- the job ---------------------------------------------------------------------------------
@@ -141,19 +165,42 @@ def parse_json(text: str, what: str) -> Any:
         raise InvalidInput(f"{what} is nested too deeply to be read") from None
 
 
-def read_start_request(job: Job) -> StartRequest:
+def read_user_parameters(job: Job) -> dict[str, Any]:
+    """The action's UserParameters: a JSON object of at most MAX_USER_PARAMETERS characters."""
     configuration = field(job.document, "data.actionConfiguration.configuration", dict)
     user_parameters = configuration.get("UserParameters")
     if not isinstance(user_parameters, str) or not user_parameters.strip():
-        raise InvalidInput(f"the action has no UserParameters; set them to {EXPECTED_USER_PARAMETERS}")
+        raise InvalidInput(f"the action has no UserParameters; set them to {EXPECTED_EITHER}")
     if len(user_parameters) > MAX_USER_PARAMETERS:
-        raise InvalidInput(f"UserParameters is {len(user_parameters)} characters long, over CodePipeline's {MAX_USER_PARAMETERS}; expected {EXPECTED_USER_PARAMETERS}")
+        raise InvalidInput(f"UserParameters is {len(user_parameters)} characters long, over CodePipeline's {MAX_USER_PARAMETERS}; expected {EXPECTED_EITHER}")
     try:
         parameters = parse_json(user_parameters, "UserParameters")
     except ValueError as error:
-        raise InvalidInput(f"UserParameters is not valid JSON ({error}); expected {EXPECTED_USER_PARAMETERS}") from None
+        raise InvalidInput(f"UserParameters is not valid JSON ({error}); expected {EXPECTED_EITHER}") from None
     if not isinstance(parameters, dict):
-        raise InvalidInput(f"UserParameters must be a JSON object, got {type_name(parameters)}; expected {EXPECTED_USER_PARAMETERS}")
+        raise InvalidInput(f"UserParameters must be a JSON object, got {type_name(parameters)}; expected {EXPECTED_EITHER}")
+    return parameters
+
+
+def pipeline_mode(job: Job) -> dict[str, Any] | None:
+    """The UserParameters when they ask to wait for a pipeline; None for a deployment, also when
+    they cannot be read (the deployment's reading says why, as before pipeline mode existed).
+    InvalidInput when they mix the keys of both."""
+    try:
+        parameters = read_user_parameters(job)
+    except InvalidInput:
+        return None
+    if not pipelines.requested(parameters):
+        return None
+    mixed = [name for name in USER_PARAMETERS if name in parameters]
+    if mixed:
+        given = [name for name in pipelines.PARAMETERS if name in parameters]
+        raise InvalidInput(f"UserParameters mix a deployment's keys ({', '.join(mixed)}) with those of waiting for a pipeline ({', '.join(given)}); expected {EXPECTED_EITHER}")
+    return parameters
+
+
+def read_start_request(job: Job) -> StartRequest:
+    parameters = read_user_parameters(job)
     for name in USER_PARAMETERS:
         value = parameters.get(name)
         if not isinstance(value, str) or not value.strip():
@@ -189,6 +236,9 @@ def read_artifact_location(job: Job) -> ArtifactLocation:
 def decide(job: Job) -> Report:
     """What to tell CodePipeline; never raises."""
     try:
+        parameters = pipeline_mode(job)
+        if parameters is not None:
+            return pipeline_report(pipelines.decide(job.id, parameters, job.continuation_token, CHECK_OUTAGE_SECONDS))
         if job.continuation_token is None:
             return start(job.id, read_start_request(job))
         token = read_continuation_token(job.continuation_token, read_state_machine_arn())
@@ -199,6 +249,16 @@ def decide(job: Job) -> Report:
     except Exception as error:  # noqa: BLE001 - reported with the execution it concerns, which may still run
         gone = isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist"
         return replace(failure(error, token.execution_arn), execution_may_run=not gone)
+
+
+def pipeline_report(outcome: "pipelines.Outcome") -> Report:
+    return Report(
+        result=outcome.result,
+        message=bounded(readable(outcome.message, MAX_FAILURE_MESSAGE), MAX_FAILURE_MESSAGE),
+        continuation_token=outcome.continuation_token,
+        output_variables=outcome.output_variables,
+        target_execution_id=outcome.execution_id,
+    )
 
 
 def start(job_id: str, request: StartRequest) -> Report:
@@ -336,29 +396,30 @@ def deliver(job: Job, report: Report) -> Report:
             raise
         if code == "OutputVariablesSizeExceededException" and report.output_variables:
             return deliver(job, replace(report, output_variables={}, message=bounded(f"{report.message} (output variables left out: {code})", MAX_SUMMARY)))
-        return deliver(job, replace(failure(error, report.execution_arn), execution_may_run=report.result != "succeeded"))
+        failed = failure(error, report.execution_arn)
+        return deliver(job, replace(failed, execution_may_run=report.result != "succeeded" and report.execution_arn is not None, target_execution_id=report.target_execution_id))
     return report
 
 
 def post_success(job_id: str, report: Report) -> None:
     details: dict[str, Any] = {"summary": bounded(report.message, MAX_SUMMARY)}
-    if report.execution_arn:
-        details["externalExecutionId"] = bounded(report.execution_arn, MAX_EXTERNAL_EXECUTION_ID)
+    if report.external_id:
+        details["externalExecutionId"] = bounded(report.external_id, MAX_EXTERNAL_EXECUTION_ID)
     request: dict[str, Any] = {"jobId": job_id, "executionDetails": details}
     if report.continuation_token is not None:
         request["continuationToken"] = report.continuation_token
     elif report.output_variables:
         request["outputVariables"] = report.output_variables
     aws.client("codepipeline").put_job_success_result(**request)
-    logger.info("job result posted", extra={"job_id": job_id, "result": report.result, "execution_arn": report.execution_arn})
+    logger.info("job result posted", extra={"job_id": job_id, "result": report.result, "execution_arn": report.execution_arn, "target_execution_id": report.target_execution_id})
 
 
 def post_failure(job_id: str, report: Report) -> None:
     """Post the failure. A job that already has a result is left as it is; any other refusal raises
     (Lambda invokes the function again for a passing one)."""
     details = {"type": "JobFailed", "message": bounded(report.message, MAX_FAILURE_MESSAGE)}
-    if report.execution_arn:
-        details["externalExecutionId"] = bounded(report.execution_arn, MAX_EXTERNAL_EXECUTION_ID)
+    if report.external_id:
+        details["externalExecutionId"] = bounded(report.external_id, MAX_EXTERNAL_EXECUTION_ID)
     try:
         aws.client("codepipeline").put_job_failure_result(jobId=job_id, failureDetails=details)
     except ClientError as error:

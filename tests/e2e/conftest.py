@@ -29,20 +29,23 @@ HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Move the tests marked `destroys_stack` after the last other test of this folder."""
+    """Move the tests marked `late`, then those marked `destroys_stack`, after the last other test
+    of this folder."""
     mine = [item for item in items if HERE in Path(str(item.path)).parents]
+    late = [item for item in mine if item.get_closest_marker("late") and not item.get_closest_marker("destroys_stack")]
     last = [item for item in mine if item.get_closest_marker("destroys_stack")]
-    if not last:
+    if not late and not last:
         return
-    for item in last:
+    for item in late + last:
         items.remove(item)
-    others = [item for item in mine if item not in last]
+    others = [item for item in mine if item not in late + last]
     position = items.index(others[-1]) + 1 if others else len(items)
-    items[position:position] = last
+    items[position:position] = late + last
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "destroys_stack: runs after every other test of tests/e2e (it destroys the applied stack)")
+    config.addinivalue_line("markers", "late: runs after the other tests of tests/e2e but before those that destroy the stack (it checks on something that started earlier)")
 
 
 @pytest.fixture(scope="package")

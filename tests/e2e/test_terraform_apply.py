@@ -55,7 +55,13 @@ def test_apply_creates_every_handler_with_its_environment(stack: LocalStack, aws
         "staging": deploy,
         "production": deploy,
         "rollback": registry | {"DEPLOYMENTS_TABLE": outputs["deployments_table_name"]},
-        "waiter": registry | {"STATE_MACHINE_ARN": outputs["state_machine_arn"], "STOP_FUNCTION_NAME": stack.handler_functions["stop_deployment"]},
+        "waiter": registry
+        | {
+            "STATE_MACHINE_ARN": outputs["state_machine_arn"],
+            "STOP_FUNCTION_NAME": stack.handler_functions["stop_deployment"],
+            "PIPELINE_SESSION_NAME": outputs["pipeline_waiter"]["session_name"],
+            "WAITER_ROLE_ARN": outputs["pipeline_waiter"]["role_arn"],
+        },
         "stop_deployment": {
             "STATE_MACHINE_ARN": outputs["state_machine_arn"],
             "ROLLBACK_FUNCTION_NAME": stack.handler_functions["rollback"],
