@@ -12,16 +12,14 @@ provider's own aws_region data source, as in a real apply.
 """
 
 import json
-import os
 import shutil
-import subprocess
 from typing import Any
 
 import hcl2
 import pytest
 
-from local_aws.terraform import ROOT, cli_config, find_provider_mirror
-from test_plan_checks import HCL, HCL_OPTIONS, flat, hcl_escape, hcl_string, runs, variables_block
+from local_aws.terraform import ROOT, find_provider_mirror
+from test_plan_checks import HCL, HCL_OPTIONS, flat, hcl_escape, hcl_string, terraform_test, variables_block
 
 MODULE = ROOT / "modules" / "pipeline-access"
 TARGET_ACCOUNT = "210987654321"
@@ -250,13 +248,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]
         (tests / f"{name}.tftest.hcl").write_text(PROVIDERS + "\n" + run_block(name, "plan", variables, provider, extra), encoding="utf-8")
     for name, (provider, variables, conditions) in APPLIED.items():
         (tests / f"applied_{name}.tftest.hcl").write_text(PROVIDERS + "\n" + run_block(name, "apply", variables, provider, conditions=tuple(conditions)), encoding="utf-8")
-
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "TF_"))}
-    env |= {"TF_CLI_CONFIG_FILE": str(cli_config(workdir, mirror)), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    init = subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert init.returncode == 0, init.stdout + init.stderr
-    result = subprocess.run(["terraform", "test", "-no-color"], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
-    return dict(runs(result.stdout))
+    return terraform_test(workdir, mirror)
 
 
 def error_messages(variable: str) -> list[str]:

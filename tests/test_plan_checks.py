@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import hcl2
@@ -431,6 +432,12 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]
         (tests / f"applied_{name}.tftest.hcl").write_text(MOCK_PROVIDER + "\n" + applied_run(name, variables, conditions, "./modules/service"), encoding="utf-8")
     (tests / "accepted.tftest.hcl").write_text(MOCK_PROVIDER + "".join("\n" + accepted_run(name, *case) for name, case in ACCEPTED.items()), encoding="utf-8")
 
+    return terraform_test(workdir, mirror)
+
+
+def terraform_test(workdir: Path, mirror: Path) -> dict[str, tuple[str, str]]:
+    """`terraform init` and `terraform test` of the configuration in `workdir` (its tests/), offline
+    with the provider of `mirror`: each run's outcome (pass or fail) and what Terraform printed for it."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "TF_"))}
     env |= {"TF_CLI_CONFIG_FILE": str(cli_config(workdir, mirror)), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     init = subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
