@@ -54,8 +54,8 @@ class Upgrade:
 
 def previous_release(folder: Path) -> Path:
     """PREVIOUS_RELEASE's tree in `folder`, with build/ holding the zips it deploys: its handlers and
-    application packaged by its own tools/package.py, and this build's layer.zip when its layer
-    requirements are the same."""
+    application packaged by its own tools/package.py, and this build's layer.zip when it holds every
+    package the previous release's layer does, at the same version (`layer_requirements`)."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", PREVIOUS_RELEASE], capture_output=True, check=False)
     if archive.returncode != 0:
         message = archive.stderr.decode(errors="replace").strip()
@@ -69,10 +69,23 @@ def previous_release(folder: Path) -> Path:
     for handler in sorted(path.parent.name for path in (folder / "lambda_src").glob("*/handler.py")):
         package(folder, "handler", handler, build / f"{handler}.zip")
     package(folder, "app", build / "app.zip")
-    if (folder / "requirements-layer.txt").read_bytes() != (ROOT / "requirements-layer.txt").read_bytes():
-        raise UpgradeError("the previous release's layer requirements differ from this one's: build its layer.zip (make package in its tree)")
+    missing = missing_from_layer(folder)
+    if missing:
+        raise UpgradeError(f"this release's layer lacks {', '.join(sorted(missing))} of the previous release's: build its layer.zip (make package in its tree)")
     shutil.copy2(ROOT / "build" / "layer.zip", build / "layer.zip")
     return folder
+
+
+def missing_from_layer(previous: Path, current: Path = ROOT) -> set[str]:
+    """The pinned packages of `previous`'s layer that `current`'s lacks (requirements-layer.txt,
+    without comments). None missing: `current`'s layer serves `previous`, whose handlers import the
+    same versions and never the packages added since."""
+    return layer_requirements(previous) - layer_requirements(current)
+
+
+def layer_requirements(tree: Path) -> set[str]:
+    lines = (line.split("#", 1)[0].strip() for line in (tree / "requirements-layer.txt").read_text(encoding="utf-8").splitlines())
+    return {line for line in lines if line}
 
 
 def package(tree: Path, *args: str | Path) -> None:

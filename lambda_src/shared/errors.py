@@ -83,3 +83,10 @@ class UnexpectedError(DeploymentError):
 
 class InvalidArtifact(DeploymentError):
     """The artifact is not a usable Lambda deployment package (not a zip, unsafe entries)."""
+
+
+class BadManifest(DeploymentError):
+    """A release manifest breaks the schema (schemas/release-manifest.schema.json) or a rule it
+    cannot express (a duplicate pipeline, an `after` naming no pipeline of the release, a cycle, a
+    pipeline or role the platform may not use). The message names each field path, what it must
+    be and an example; nothing is started."""
