@@ -11,6 +11,7 @@ every call checked against the policies Terraform attached (local_aws/iam.py).
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,7 +78,9 @@ def test_the_parent_starts_its_api_pipeline_and_follows_the_other_accounts_run(c
     api_run = codepipeline.get_execution(API_PIPELINE, started[0])
     assert api_run["status"] == "Succeeded"
     assert {"name": "release", "resolvedValue": "r5-16"} in api_run["variables"]
-    assert api.output_variables | {"SourceRevisions": "…"} == {"PipelineName": API_PIPELINE, "PipelineExecutionId": started[0], "Status": "Succeeded", "SourceRevisions": "…"}
+    ran = [{"name": item["name"], "revisionId": item["revisionId"]} for item in api_run["artifactRevisions"]]
+    assert [item["name"] for item in ran] == ["SourceOutput"]
+    assert api.output_variables == {"PipelineName": API_PIPELINE, "PipelineExecutionId": started[0], "Status": "Succeeded", "SourceRevisions": json.dumps(ran, separators=(",", ":"))}
     assert shared_wait.output_variables["PipelineExecutionId"] == shared
     assert shared_wait.output_variables["Status"] == "Succeeded"
     assert executions_of(SHARED_PIPELINE, chain.target_session) == [shared], "following a run starts none"
@@ -122,7 +125,7 @@ def wait_for_new_execution(pipeline: str, before: set[str]) -> str:
         new = [execution for execution in executions_of(pipeline) if execution not in before]
         if new:
             return new[0]
-        threading.Event().wait(0.02)
+        time.sleep(0.02)
     raise TimeoutError(f"no new execution of {pipeline}")
 
 
