@@ -12,7 +12,7 @@ SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
 # The layer first: it is the one that takes a while (pip), and says so.
 ZIPS := $(BUILD)/layer.zip $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/app.zip
 
-.PHONY: install package lint lint-terraform lint-python lint-rendered test test-unit test-e2e bench demo clean local-aws
+.PHONY: install package lint lint-terraform lint-python lint-rendered test test-unit test-e2e bench demo clean local-aws release
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(VENDORED_WHEELS)/.downloaded
 
@@ -48,7 +48,7 @@ node_modules/.installed: package.json package-lock.json
 package: $(ZIPS)
 
 define handler_zip
-$(BUILD)/$(1).zip: $(wildcard lambda_src/$(1)/*.py) $(SHARED_SOURCES) tools/package.py
+$(BUILD)/$(1).zip: $(wildcard lambda_src/$(1)/*.py) $(SHARED_SOURCES) $(wildcard schemas/*.json) tools/package.py
 	$(PYTHON) tools/package.py handler $(1) $$@
 endef
 $(foreach handler,$(HANDLERS),$(eval $(call handler_zip,$(handler))))
@@ -110,3 +110,8 @@ demo: $(VENV)/.demo-installed package
 # A local AWS on 127.0.0.1 (moto with local_aws.compat) in the foreground, until Ctrl-C.
 local-aws: $(VENV)/.demo-installed
 	$(PY) -m local_aws.server
+
+# The release button: `make release MANIFEST=releases/5.16.json [URL=...]` POSTs the manifest to the
+# release API, signed with your AWS credentials (tools/release.py); without URL, $RELEASE_API_URL.
+release: $(VENV)/.demo-installed
+	$(PY) -m tools.release "$(MANIFEST)" $(if $(URL),--url "$(URL)")

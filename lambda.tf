@@ -1,11 +1,12 @@
-# The seven platform handlers. Each one has its own log group, role and inline policy; the policy
+# The platform handlers: the deployment's seven here, the releases' three in releases.tf. Each one
+# has its own log group, role and inline policy; the policy
 # documents below grant each handler what it touches for every service (the platform's buckets,
 # table, key and the services' registrations). A service's functions, deployment groups and
 # pipeline it reaches only as that service's access role for it, which it may assume
 # (modules/service/iam.tf).
 
 locals {
-  handlers = {
+  deployment_handlers = {
     validate_code = {
       function_name = "${var.name_prefix}-validate-code"
       description   = "Checks that a build artifact is a deployable package of the application."
@@ -53,6 +54,7 @@ locals {
       timeout       = 150
     }
   }
+  handlers = merge(local.deployment_handlers, local.release_handlers)
 
   # Built from the names: the handlers' policies name each other, and the functions depend on their policies.
   handler_function_arns = { for name, handler in local.handlers : name => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${handler.function_name}" }
@@ -67,7 +69,7 @@ locals {
   # Besides POWERTOOLS_SERVICE_NAME and POWERTOOLS_LOG_LEVEL, which every handler gets. A handler
   # learns a deployment's targets from the execution input and checks them against the service's
   # registration under SERVICES_PARAMETER_PREFIX (modules/service).
-  handler_environment = {
+  deployment_handler_environment = {
     validate_code = {
       SERVICES_PARAMETER_PREFIX = local.services_parameter_prefix
     }
@@ -102,8 +104,9 @@ locals {
       NOTIFICATION_TOPIC_ARN = aws_sns_topic.notifications.arn
     }
   }
+  handler_environment = merge(local.deployment_handler_environment, local.release_handler_environment)
 
-  handler_policies = {
+  deployment_handler_policies = {
     validate_code   = data.aws_iam_policy_document.validate_code.json
     run_tests       = data.aws_iam_policy_document.run_tests.json
     staging         = data.aws_iam_policy_document.deploy["staging"].json
@@ -112,6 +115,7 @@ locals {
     waiter          = data.aws_iam_policy_document.waiter.json
     stop_deployment = data.aws_iam_policy_document.stop_deployment.json
   }
+  handler_policies = merge(local.deployment_handler_policies, local.release_handler_policies)
 
   artifact_objects_arn = "${aws_s3_bucket.this["artifacts"].arn}/*"
   table_arn            = aws_dynamodb_table.deployments.arn
@@ -152,8 +156,8 @@ resource "aws_lambda_layer_version" "handlers" {
 }
 
 resource "aws_lambda_function" "handler" {
-  #checkov:skip=CKV_AWS_115:Invocations are bounded by the services' pipelines, each of which runs one execution at a time (QUEUED); reserving concurrency would only take capacity from the account's unreserved pool.
-  #checkov:skip=CKV_AWS_116:Step Functions invokes the step handlers synchronously and handles their errors (Retry/Catch). CodePipeline (the waiter) and EventBridge (stop_deployment) invoke asynchronously: Lambda retries a failed invocation twice, both are safe to repeat, and a job left without a result fails at CodePipeline's action timeout.
+  #checkov:skip=CKV_AWS_115:Invocations are bounded by the services' pipelines, each of which runs one execution at a time (QUEUED), and by the releases (the API is throttled, the sweep runs once a minute); reserving concurrency would only take capacity from the account's unreserved pool.
+  #checkov:skip=CKV_AWS_116:Step Functions invokes the step handlers synchronously and handles their errors (Retry/Catch), and API Gateway answers its caller. CodePipeline (the waiter) and EventBridge (stop_deployment, release_intake, release_events) invoke asynchronously: Lambda retries a failed invocation twice, each is safe to repeat (a release id is accepted once, a wait answered once), and a job left without a result fails at CodePipeline's action timeout.
   #checkov:skip=CKV_AWS_117:The handlers call only public AWS APIs; a VPC would add NAT or endpoints without protecting anything.
   #checkov:skip=CKV_AWS_173:The environment holds resource names and numbers, no secrets; Lambda encrypts it at rest with its service key.
   #checkov:skip=CKV_AWS_272:The handler zips are built by `make package` from this repository and deployed by Terraform; code signing would need a signing profile and a signed upload path outside this configuration.

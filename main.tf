@@ -140,7 +140,7 @@ locals {
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:Reads and writes happen only through the platform's roles; CloudTrail data events are the audit trail to enable, not a further bucket of access logs.
   #checkov:skip=CKV_AWS_144:Artifacts and releases can be rebuilt from the source and Lambda keeps every published version; cross-region replication is out of scope.
-  #checkov:skip=CKV2_AWS_62:Only the source bucket has consumers of its events (EventBridge, enabled by aws_s3_bucket_notification.source).
+  #checkov:skip=CKV2_AWS_62:Only the source and release buckets have consumers of their events (EventBridge, enabled by aws_s3_bucket_notification.source and .releases); the artifact bucket's would go nowhere.
   for_each = local.buckets
 
   bucket = each.value.name

@@ -111,3 +111,29 @@ output "handler_function_names" {
   description = "Name of each platform handler's function (its logs are in /aws/lambda/<name>)."
   value       = { for name, handler in local.handlers : name => handler.function_name }
 }
+
+output "releases" {
+  description = "Releases (docs/releases.md): where to upload a manifest, the IAM policy a caller of POST /releases (release_api_url) needs, the ReleaseStateMachine (and its executions in the console), the records' table, and the pipelines a manifest may name."
+  value = {
+    upload_location        = "s3://${aws_s3_bucket.this["releases"].id}/${local.release_upload_prefix}"
+    api_invoke_policy      = data.aws_iam_policy_document.release_api_invoke.json
+    state_machine_arn      = aws_sfn_state_machine.release.arn
+    executions_console_url = local.console == null ? null : "${local.console}/states/home?region=${local.region}#/statemachines/view/${aws_sfn_state_machine.release.arn}"
+    table_name             = aws_dynamodb_table.releases.name
+    sweep_rule_name        = aws_cloudwatch_event_rule.release_sweep.name
+    pipelines              = local.release_pipelines
+  }
+}
+
+output "release_api_url" {
+  description = "URL of POST /releases, the release button: `make release MANIFEST=manifest.json URL=\"$(terraform output -raw release_api_url)\"`."
+  value       = "${aws_api_gateway_stage.releases.invoke_url}/releases"
+}
+
+output "pipeline_releases" {
+  description = "The release handlers' roles (release_steps and release_events) and the session name they assume other accounts' roles with. Pass it as modules/pipeline-access's releases input in a target account."
+  value = {
+    role_arns    = [aws_iam_role.handler["release_steps"].arn, aws_iam_role.handler["release_events"].arn]
+    session_name = local.release_session_name
+  }
+}

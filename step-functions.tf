@@ -86,6 +86,7 @@ data "aws_iam_policy_document" "state_machine" {
   source_policy_documents = [
     data.aws_iam_policy_document.execution_data.json,
     data.aws_iam_policy_document.record_and_notify.json,
+    data.aws_iam_policy_document.state_machine_logs_and_traces.json,
   ]
 
   statement {
@@ -98,7 +99,10 @@ data "aws_iam_policy_document" "state_machine" {
       ]
     ])
   }
+}
 
+# Execution logs and traces: both state machines.
+data "aws_iam_policy_document" "state_machine_logs_and_traces" {
   # Execution logs leave Step Functions encrypted for the log delivery service.
   statement {
     sid       = "EncryptExecutionLogs"

@@ -400,3 +400,58 @@ variable "release_retention_days" {
     error_message = "release_retention_days must be between 1 and 3650."
   }
 }
+
+# ---------------------------------------------------------------------------
+# Releases (docs/releases.md)
+# ---------------------------------------------------------------------------
+
+variable "release_pipelines" {
+  description = "Pipelines of the platform's account and Region that a release manifest may name, by name: the ReleaseStateMachine may start, follow and stop these only. Null: the pipelines of the platform's services."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.release_pipelines == null || alltrue([for name in coalesce(var.release_pipelines, []) : can(regex("^[A-Za-z0-9.@_-]{1,100}$", name))])
+    error_message = "release_pipelines: each entry must be a pipeline name, 1 to 100 letters, digits or . @ _ - (CodePipeline's naming rule); the policies name the pipeline's ARN built from it, so a wildcard is refused."
+  }
+
+  validation {
+    condition     = var.release_pipelines == null || length(distinct(coalesce(var.release_pipelines, []))) == length(coalesce(var.release_pipelines, []))
+    error_message = "release_pipelines: a pipeline is listed twice."
+  }
+
+  # The list travels in release_intake's environment, which Lambda limits to 4 KB in all.
+  validation {
+    condition     = length(jsonencode(coalesce(var.release_pipelines, []))) <= 2500
+    error_message = "release_pipelines: the list is longer than 2,500 characters as JSON (Lambda allows 4 KB of environment variables in all); split the platform."
+  }
+}
+
+variable "release_target_role_arns" {
+  description = "Roles in other accounts that releases may assume to start, follow and stop a pipeline there (a manifest pipeline's role_arn), each created there by modules/pipeline-access with this platform's pipeline_releases output as its releases input. Exact ARNs. Empty: releases reach this account only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.release_target_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", arn)) && !strcontains(arn, "*")])
+    error_message = "release_target_role_arns: each entry must be an exact IAM role ARN (arn:<partition>:iam::<account>:role/<name>), without a wildcard."
+  }
+
+  validation {
+    condition     = length(distinct(var.release_target_role_arns)) == length(var.release_target_role_arns)
+    error_message = "release_target_role_arns: a role is listed twice."
+  }
+}
+
+variable "release_quiet_minutes" {
+  description = "Minutes a release waits without hearing of a pipeline run (its CodePipeline events) before it checks the run itself: the most a lost event, or a pipeline of another account that does not forward its events, delays the release. A sweep checks every minute."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.release_quiet_minutes >= 1 && var.release_quiet_minutes <= 60 && floor(var.release_quiet_minutes) == var.release_quiet_minutes
+    error_message = "release_quiet_minutes must be a whole number of minutes from 1 to 60."
+  }
+}

@@ -556,6 +556,7 @@ class LocalAws:
         self.deployments.stuck_groups.clear()
         self.faults.clear()
         self.throttled_invocations.clear()
+        self.event_deliveries.deliver_twice = False
 
     def throttle(self, function_name: str, times: int) -> None:
         """The next `times` invocations of the function are throttled (TooManyRequestsException),

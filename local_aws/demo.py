@@ -15,6 +15,8 @@
    app's service (see APP_LAYOUT);
 4. apply examples/parent-pipeline and run it once (not with --app): its two waiter actions start
    a pipeline of this account and follow one in a second local account;
+   then three releases (local_aws/release_demo.py): one in two waves, the same release id refused
+   the second time, one where a pipeline fails and the others are stopped;
 5. print for each push the pipeline's actions, the deployment config of each environment and what
    it means at the local clock, the execution's states (those on the failure path marked so), its
    error and cause, and the outcome in a sentence ("deployed: staging 2 → 3, production 2 → 3");
@@ -423,6 +425,7 @@ def main(argv: list[str] | None = None) -> None:
         if problem:
             sys.exit(problem)
 
+    from local_aws.release_demo import run_releases
     from local_aws.stack import LocalStack
     from local_aws.terraform import ProviderUnavailable, missing_prerequisites
 
@@ -450,6 +453,7 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 push_sample_commits(stack, out)
                 push_parent_pipeline(stack, out)
+                run_releases(stack, out)
             plan = stack.terraform.plan()
             verdict = {0: "no changes", 2: "CHANGES (see below)"}.get(plan.returncode, "error")
             print(f"\nterraform plan after the deployments: {verdict}", file=out)

@@ -26,7 +26,7 @@ A function that raises has still been delivered to (EventBridge's part ends when
 event): its error is in the delivery's `result`. Other targets go to moto's own delivery (SQS,
 CloudWatch Logs, event buses, ...); one moto cannot deliver to (SNS, Step Functions, CodePipeline)
 is recorded as a failed delivery instead of failing PutEvents. `EventDeliveries.wait` blocks until
-no delivery to a function is in flight.
+no delivery to a function is in flight. A scheduled rule matches no event; `run_schedule` runs it.
 """
 
 import copy
@@ -34,6 +34,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,6 +185,12 @@ def events_may_invoke(function: Any, function_arn: str, rule_arn: str) -> bool:
     return False
 
 
+def is_scheduled(rule: Any) -> bool:
+    """A rule with a ScheduleExpression and no EventPattern: EventBridge runs it on its schedule and
+    matches no event with it (moto's empty pattern matches every event)."""
+    return bool(rule.scheduled_expression) and not rule.event_pattern.get_pattern()
+
+
 def is_lambda_target(target: dict[str, Any]) -> bool:
     return str(target.get("Arn", "")).split(":")[2:3] == ["lambda"]
 
@@ -194,6 +201,9 @@ class EventDeliveries:
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         self._changed = threading.Condition()
+        # EventBridge delivers each event at least once: with this set, every event reaches each
+        # Lambda target twice, the second delivery right behind the first.
+        self.deliver_twice = False
 
     def patch_moto(self) -> list[tuple[Any, str, Any]]:
         """Route moto's delivery of a matched event through `send_to_targets`; returns (owner, name, original)."""
@@ -214,7 +224,7 @@ class EventDeliveries:
         EventBridge delivers to each target of a matching rule on its own: a Lambda target as
         `deliver` does, the others through moto's `original`; a target moto cannot deliver to is
         recorded as a failed delivery."""
-        if not rule.event_pattern.matches_event(event):
+        if is_scheduled(rule) or not rule.event_pattern.matches_event(event):
             return
         for target in rule.targets:
             if is_lambda_target(target):
@@ -227,6 +237,33 @@ class EventDeliveries:
             except NotImplementedError:
                 error = "the local AWS does not deliver events to this kind of target"
                 self._record(Delivery(rule.arn, target["Id"], target["Arn"], delivered_event(event), None, status="Failed", error=error))
+
+    def run_schedule(self, rule_name: str, account: str, region: str) -> list[Delivery]:
+        """Gap: moto never runs a scheduled rule (ScheduleExpression). EventBridge sends each of its
+        targets a "Scheduled Event" (source aws.events, resources [the rule's ARN], empty detail)
+        when the schedule comes round; here, when a test or the demo calls this. Returns the
+        deliveries to Lambda targets, in flight."""
+        from moto.events.models import events_backends
+
+        rule = events_backends[account][region].describe_rule(rule_name, None)
+        if not is_scheduled(rule):
+            raise ValueError(f"rule {rule_name} has no schedule expression")
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": account,
+            "time": time.time(),
+            "region": region,
+            "resources": [rule.arn],
+            "detail": {},
+        }
+        deliveries = []
+        for target in rule.targets:
+            if is_lambda_target(target):
+                deliveries.append(self.deliver(rule, target, event))
+        return deliveries
 
     def deliver(self, rule: Any, target: dict[str, Any], event: dict[str, Any]) -> Delivery:
         """Hand `event` to the Lambda function of `target` in the background, as EventBridge does."""
@@ -246,6 +283,9 @@ class EventDeliveries:
             self._finish(delivery, "Failed", error=error)
             return delivery
         threading.Thread(target=self._invoke, args=(delivery, function), name=f"eventbridge-{target['Id']}", daemon=True).start()
+        if self.deliver_twice:
+            again = self._record(Delivery(rule.arn, target["Id"], target["Arn"], event, copy.deepcopy(delivery.payload)))
+            threading.Thread(target=self._invoke, args=(again, function), name=f"eventbridge-{target['Id']}-again", daemon=True).start()
         return delivery
 
     def _invoke(self, delivery: Delivery, function: Any) -> None:

@@ -2,12 +2,15 @@
 
 A fault names the function (see `running`), the IAM action of the
 call (e.g. lambda:UpdateFunctionCode) and the error AWS would answer with; the next `times` such
-calls raise that error before reaching the local AWS, as a failing AWS request would. Calls made
-outside a function, or by other functions, are untouched.
+calls raise that error before reaching the local AWS, as a failing AWS request would. A delay
+(`delay`) lets the call through and holds its answer back for a while, as a slow network or a
+throttled retry inside the SDK would. Calls made outside a function, or by other functions, are
+untouched.
 """
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,17 +41,23 @@ class Fault:
     message: str
     times: int
     status: int = 500
+    delay_seconds: float = 0.0  # a delay, not an error: the call succeeds this much later
 
 
 class Faults:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
-        self.raised: list[tuple[str, str, str]] = []  # (function, action, code) of each injected error
+        self.raised: list[tuple[str, str, str]] = []  # (function, action, code) of each injected error (not the delays)
 
     def fail(self, function_name: str, action: str, code: str, message: str, times: int = 1, status: int = 500) -> None:
         with self._lock:
             self._faults.append(Fault(function_name, action, code, message, times, status))
+
+    def delay(self, function_name: str, action: str, seconds: float, times: int = 1) -> None:
+        """Hold back the answer of the function's next `times` calls of `action` for `seconds`."""
+        with self._lock:
+            self._faults.append(Fault(function_name, action, "", "", times, delay_seconds=seconds))
 
     def clear(self) -> None:
         with self._lock:
@@ -64,7 +73,8 @@ class Faults:
             for fault in self._faults:
                 if fault.times > 0 and fault.function_name == function_name and fault.action == action:
                     fault.times -= 1
-                    self.raised.append((function_name, action, fault.code))
+                    if not fault.delay_seconds:
+                        self.raised.append((function_name, action, fault.code))
                     return fault
         return None
 
@@ -77,6 +87,10 @@ class Faults:
 
         def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
             fault = faults.take(action_of(client, operation))
+            if fault is not None and fault.delay_seconds:
+                answer = original(client, operation, params)
+                time.sleep(fault.delay_seconds)
+                return answer
             if fault is not None:
                 error = {"Error": {"Code": fault.code, "Message": fault.message}, "ResponseMetadata": {"HTTPStatusCode": fault.status}}
                 raise ClientError(error, operation)

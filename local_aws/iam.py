@@ -131,7 +131,10 @@ def resources_of(client: Any, operation: str, params: dict[str, Any], account: s
         qualifier = None if operation.endswith("Alias") else params.get("Qualifier")
         return [f"{function}:{qualifier}" if qualifier else function]
     if prefix == "dynamodb" and "TableName" in params:
-        return [f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"]
+        # A Query or Scan of an index authorizes on the index (DynamoDB developer guide, "Using IAM
+        # policy conditions for fine-grained access control": arn:...:table/T/index/I).
+        index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+        return [f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}{index}"]
     if prefix == "states":
         for key in ("stateMachineArn", "executionArn"):
             if key in params:

@@ -37,6 +37,7 @@ from typing import Any
 import boto3
 
 from local_aws import codepipeline, executions
+from local_aws.apigateway import LocalApiGateway
 from local_aws.codedeploy import restore
 from local_aws.codepipeline import JobResults, PipelineRun, push_commit
 from local_aws.compat import LocalAws
@@ -66,11 +67,19 @@ LOCAL_SERVICES = {
 # account, one of which it may start, and those the role it may assume in the target account opens.
 WAITER_PIPELINES = {"api": {"start": True}, "nightly-tests": {}}
 WAITER_TARGET_ROLE_ARNS = [f"arn:aws:iam::{TARGET_ACCOUNT}:role/pipeline-waiter-access"]
+# What releases may start (tests/e2e/test_releases.py, the demo): the services' pipelines, three
+# pipelines of this account (local_aws/target_pipelines.py) and one of the target account, through
+# a role there. Waits hear nothing for a minute before they check the run themselves.
+RELEASE_PIPELINES = ["sls-cd-pipeline", "sls-cd-clock-pipeline", "web", "worker", "search"]
+RELEASE_TARGET_ROLE_ARNS = [f"arn:aws:iam::{TARGET_ACCOUNT}:role/release-access"]
 DEFAULT_VARIABLES = {
     "services": json.dumps(LOCAL_SERVICES),
     "custom_deployment_configs": json.dumps(CUSTOM_DEPLOYMENT_CONFIGS),
     "waiter_pipelines": json.dumps(WAITER_PIPELINES),
     "waiter_target_role_arns": json.dumps(WAITER_TARGET_ROLE_ARNS),
+    "release_pipelines": json.dumps(RELEASE_PIPELINES),
+    "release_target_role_arns": json.dumps(RELEASE_TARGET_ROLE_ARNS),
+    "release_quiet_minutes": "1",
 }
 DEFAULT_SPEEDUP = 60.0
 
@@ -82,6 +91,7 @@ class LocalServer:
     url: str
     patches: LocalAws
     job_results: JobResults
+    api_gateway: LocalApiGateway
     _stop: Callable[[], None]
     _restore_jobs: list[Any]
 
@@ -91,7 +101,9 @@ class LocalServer:
         patches.deployments.completion_lag_seconds = completion_lag_seconds
         job_results = JobResults()
         url, stop = start_local_aws(patches=patches)
-        return cls(url, patches, job_results, stop, job_results.patch_moto())
+        api_gateway = LocalApiGateway()
+        api_gateway.start()
+        return cls(url, patches, job_results, api_gateway, stop, job_results.patch_moto())
 
     def stop(self) -> None:
         """Stop the local AWS once no event is on its way to a function."""
@@ -99,6 +111,7 @@ class LocalServer:
             self.patches.wait_for_deliveries()
         finally:
             restore(self._restore_jobs)
+            self.api_gateway.stop()
             self._stop()
 
 
@@ -179,6 +192,16 @@ class LocalStack:
     def pipeline_execution(self, execution_id: str, service: str = DEFAULT_SERVICE) -> dict[str, Any]:
         """GetPipelineExecution: the execution's status, variables and trigger."""
         return codepipeline.get_execution(self.service(service)["pipeline_name"], execution_id)
+
+    @property
+    def release_api_url(self) -> str:
+        """POST /releases of the applied release API, served by the local API Gateway."""
+        return self.server.api_gateway.local_url(self.outputs["release_api_url"])
+
+    def run_schedule(self, rule_name: str) -> list[Delivery]:
+        """Run the scheduled EventBridge rule `rule_name` now, as its schedule would (moto never does)."""
+        _, _, _, region, account, _ = self.outputs["releases"]["state_machine_arn"].split(":", 5)
+        return self.patches.event_deliveries.run_schedule(rule_name, account, region)
 
     def wait_for_deliveries(self, timeout_seconds: float = 60.0) -> list[Delivery]:
         """Block until no event is on its way to a Lambda function (EventBridge delivers in the

@@ -1,6 +1,6 @@
 """Run this repository's Terraform against the local AWS of `local_aws.server`.
 
-The configuration is copied (*.tf, asl/, build/) into a working directory, by default
+The configuration is copied (*.tf, asl/, schemas/, build/) into a working directory, by default
 `.local-aws/terraform/`, and a generated `local_aws_override.tf` points the AWS provider at the
 local endpoint there; the repository's own .tf files are never touched.
 
@@ -44,6 +44,7 @@ PACKAGES = (*HANDLERS, "layer", "app")
 # per service the configuration calls. CodeCommit and the connection services are only read when
 # source_provider selects them, but pointing them here too keeps any variant off real AWS.
 ENDPOINT_SERVICES = (
+    "apigateway",
     "cloudwatch",
     "codebuild",
     "codecommit",
@@ -159,7 +160,7 @@ def copy_configuration(workdir: Path, stub_missing_packages: bool = False, confi
         old.unlink()
     for tf_file in configuration.glob("*.tf"):
         shutil.copy2(tf_file, workdir / tf_file.name)
-    for folder in ("asl", "modules"):
+    for folder in ("asl", "modules", "schemas"):
         shutil.rmtree(workdir / folder, ignore_errors=True)
         if (configuration / folder).is_dir():
             shutil.copytree(configuration / folder, workdir / folder)

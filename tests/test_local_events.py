@@ -196,3 +196,102 @@ def test_events_put_over_http_are_delivered_too() -> None:
 
     assert answer["FailedEntryCount"] == 0
     assert [(delivery.status, delivery.event["id"]) for delivery in deliveries] == [("Delivered", answer["Entries"][0]["EventId"])]
+
+
+def scheduled_rule_with_targets(name: str, targets: list[dict[str, str]]) -> str:
+    events = boto3.client("events")
+    arn = str(events.put_rule(Name=name, ScheduleExpression="rate(1 day)")["RuleArn"])
+    events.put_targets(Rule=name, Targets=targets)
+    return arn
+
+
+def test_a_scheduled_rule_matches_no_event(local: LocalAws) -> None:
+    from local_aws.events import put_service_event
+
+    role = create_role("recorder", "lambda.amazonaws.com")
+    nightly, on_things = create_function("nightly", RECORDER, role), create_function("on-things", RECORDER, role)
+    allow_rule("nightly", scheduled_rule_with_targets("nightly", [{"Id": "nightly", "Arn": nightly}]))
+    allow_rule("on-things", rule_with_targets("things", [{"Id": "on-things", "Arn": on_things}]))
+
+    event_id = put_event(DETAIL)
+    # moto's empty pattern of a scheduled rule would match this one as well as the custom event.
+    put_service_event(ACCOUNT, REGION, "aws.codepipeline", "CodePipeline Pipeline Execution State Change", {"pipeline": "app", "state": "STARTED"}, [])
+    deliveries = local.wait_for_deliveries()
+
+    assert [(delivery.target_id, delivery.status, delivery.event["id"]) for delivery in deliveries] == [("on-things", "Delivered", event_id)]
+    assert runs_of_recorder() == 1
+
+
+def test_running_a_schedule_delivers_a_scheduled_event_to_its_function(local: LocalAws) -> None:
+    function = create_function("nightly", RECORDER, create_role("recorder", "lambda.amazonaws.com"))
+    rule = scheduled_rule_with_targets("nightly", [{"Id": "nightly", "Arn": function}])
+    allow_rule("nightly", rule)
+
+    [started] = local.event_deliveries.run_schedule("nightly", ACCOUNT, REGION)
+    [delivery] = local.wait_for_deliveries()
+
+    assert delivery is started and (delivery.rule_arn, delivery.target_id, delivery.status) == (rule, "nightly", "Delivered")
+    received = delivery.result["received"]
+    assert received == {
+        "version": "0",
+        "id": received["id"],
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": received["time"],
+        "region": REGION,
+        "resources": [rule],
+        "detail": {},
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", received["time"])
+
+
+def test_a_schedule_without_a_permission_for_its_rule_fails_to_deliver(local: LocalAws) -> None:
+    function = create_function("nightly", RECORDER, create_role("recorder", "lambda.amazonaws.com"))
+    rule = scheduled_rule_with_targets("nightly", [{"Id": "nightly", "Arn": function}])
+    allow_rule("nightly", rule.replace("rule/nightly", "rule/other"))
+
+    local.event_deliveries.run_schedule("nightly", ACCOUNT, REGION)
+    [delivery] = local.wait_for_deliveries()
+
+    assert delivery.status == "Failed" and "not authorized to perform lambda:InvokeFunction" in str(delivery.error)
+    assert runs_of_recorder() == 0
+
+
+def test_only_a_rule_with_a_schedule_can_be_run(local: LocalAws) -> None:
+    function = create_function("recorder", RECORDER, create_role("recorder", "lambda.amazonaws.com"))
+    allow_rule("recorder", rule_with_targets("things", [{"Id": "recorder", "Arn": function}]))
+
+    with pytest.raises(ValueError, match="no schedule expression"):
+        local.event_deliveries.run_schedule("things", ACCOUNT, REGION)
+    assert local.wait_for_deliveries() == []
+
+
+def test_with_deliver_twice_each_event_reaches_the_function_twice(local: LocalAws) -> None:
+    function = create_function("recorder", RECORDER, create_role("recorder", "lambda.amazonaws.com"))
+    allow_rule("recorder", rule_with_targets("things", [{"Id": "recorder", "Arn": function}]))
+
+    assert local.event_deliveries.deliver_twice is False
+    put_event(DETAIL)
+    assert [delivery.status for delivery in local.wait_for_deliveries()] == ["Delivered"]
+    local.event_deliveries.clear()
+
+    local.event_deliveries.deliver_twice = True
+    event_id = put_event(DETAIL)
+    first, second = local.wait_for_deliveries()
+
+    assert [(delivery.target_id, delivery.status, delivery.event["id"]) for delivery in (first, second)] == [("recorder", "Delivered", event_id)] * 2
+    assert first.payload == second.payload and first.result["received"] == second.result["received"] == first.payload
+    assert runs_of_recorder() == 3
+
+
+def test_clearing_the_faults_delivers_once_again(local: LocalAws) -> None:
+    function = create_function("recorder", RECORDER, create_role("recorder", "lambda.amazonaws.com"))
+    allow_rule("recorder", rule_with_targets("things", [{"Id": "recorder", "Arn": function}]))
+    local.event_deliveries.deliver_twice = True
+
+    local.clear_faults()
+    put_event(DETAIL)
+
+    assert local.event_deliveries.deliver_twice is False
+    assert [delivery.status for delivery in local.wait_for_deliveries()] == ["Delivered"]

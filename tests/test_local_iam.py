@@ -163,3 +163,35 @@ def test_roles_are_listed_from_a_copy_while_another_request_creates_one(aws: Non
     client.create_role(RoleName="second", AssumeRolePolicyDocument=json.dumps(TRUST))
     # moto's own get_roles is a view of the dict: resuming this walk after a CreateRole would raise.
     assert list(walking) == [] and [role.name for role in roles_snapshot(backend)] == ["first", "second"]
+
+
+def test_a_query_or_scan_of_an_index_is_authorized_on_the_index() -> None:
+    dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+    table = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/deployments"
+    for operation in ("Query", "Scan"):
+        assert iam.resources_of(dynamodb, operation, {"TableName": "deployments", "IndexName": "by-service"}, ACCOUNT) == [f"{table}/index/by-service"]
+        assert iam.resources_of(dynamodb, operation, {"TableName": "deployments"}, ACCOUNT) == [table]
+
+
+def test_an_allow_on_the_table_does_not_cover_its_indexes(deployer: iam.Identity) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName="deployments",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}, {"AttributeName": "service", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by-service", "KeySchema": [{"AttributeName": "service", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/deployments"
+    on_table = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:Query", "Resource": table}]}
+    on_index = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:Query", "Resource": f"{table}/index/by-service"}]}
+    query = {"TableName": "deployments", "IndexName": "by-service", "KeyConditionExpression": "service = :s", "ExpressionAttributeValues": {":s": {"S": "orders"}}}
+
+    with iam.acting_as(iam.Identity(ROLE, "deploy-staging", (on_table,))):
+        error = error_of(lambda: boto3.client("dynamodb").query(**query))
+        assert boto3.client("dynamodb").query(TableName="deployments", KeyConditionExpression="k = :k", ExpressionAttributeValues={":k": {"S": "v"}})["Count"] == 0
+    assert error["Code"] == "AccessDeniedException" and f"dynamodb:Query on resource: {table}/index/by-service" in error["Message"]
+    with iam.acting_as(iam.Identity(ROLE, "deploy-staging", (on_index,))):
+        assert boto3.client("dynamodb").query(**query)["Count"] == 0
+    of_index = iam.resources_of(boto3.client("dynamodb"), "Query", query, ACCOUNT)
+    assert iam.decision((on_table,), "dynamodb:Query", of_index) == "ImplicitDeny"
+    assert iam.decision((on_index,), "dynamodb:Query", of_index) == "Allow"

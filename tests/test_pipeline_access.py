@@ -1,8 +1,9 @@
-"""modules/pipeline-access, the role the platform's waiter assumes in a target account: every rule of
-its variables stops the plan with its message, and its applies render the trust policy (the
-waiter's role as the one principal, the session-name condition, the organization condition when
-set) and the permissions (reading the named pipelines, starting only those with start = true) as
-IAM receives them.
+"""modules/pipeline-access, the role the platform's waiter and release handlers assume in a target
+account: every rule of its variables stops the plan with its message, and its applies render the
+trust policy (a statement for the waiter's role and one for the release handlers' roles, each with
+its session-name condition, the organization condition when set) and the permissions (reading the
+named pipelines, starting only those with start = true, and stopping those for the releases'
+sessions alone) as IAM receives them.
 
 The module runs with `terraform test` in a copy of its folder, with the real AWS provider
 configured offline: the policy documents are rendered by the provider itself, so the JSON below
@@ -26,6 +27,8 @@ TARGET_ACCOUNT = "210987654321"
 ROLE_ARN = f"arn:aws:iam::{TARGET_ACCOUNT}:role/pipeline-waiter-access"
 WAITER_ROLE = "arn:aws:iam::123456789012:role/sls-cd-waiter-role"
 SESSION = "pipeline-waiter"
+RELEASE_ROLES = ["arn:aws:iam::123456789012:role/sls-cd-release-steps-role", "arn:aws:iam::123456789012:role/sls-cd-release-events-role"]
+RELEASE_SESSION = "pipeline-release"
 READ_ACTIONS = ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions", "codepipeline:ListPipelineExecutions"]
 
 PROVIDER_SETTINGS = """  access_key                  = "offline"
@@ -71,7 +74,15 @@ def waiter(role_arn: str = WAITER_ROLE, session_name: str = SESSION) -> HCL:
     return HCL(f'{{ function_name = "sls-cd-waiter", role_arn = {hcl_string(role_arn)}, session_name = {hcl_string(session_name)} }}')
 
 
+def releases(role_arns: list[str] = RELEASE_ROLES, session_name: str = RELEASE_SESSION) -> HCL:
+    """The platform's pipeline_releases output as the module gets it."""
+    return HCL(f"{{ role_arns = [{', '.join(hcl_string(arn) for arn in role_arns)}], session_name = {hcl_string(session_name)} }}")
+
+
 VALID: dict[str, str] = {"waiter": waiter(), "pipelines": HCL("{ api = {} }")}
+
+# A pipeline a release may start: releases requires one.
+STARTED = HCL("{ api = { start = true } }")
 
 # Plans a variable's validation stops: (the variables that differ from VALID, that variable, a phrase of its failing rule's message).
 INVALID: dict[str, tuple[dict[str, str], str, str]] = {
@@ -82,6 +93,24 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "waiter_session_name_of_one_character": ({"waiter": waiter(session_name="p")}, "waiter", "waiter.session_name must be"),
     "waiter_session_name_with_a_space": ({"waiter": waiter(session_name="pipeline waiter")}, "waiter", "waiter.session_name must be"),
     "waiter_session_name_over_64_characters": ({"waiter": waiter(session_name="p" * 65)}, "waiter", "waiter.session_name must be"),
+    "neither_waiter_nor_releases": ({"waiter": HCL("null")}, "releases", "waiter and releases are both null"),
+    "releases_without_a_role": ({"releases": releases([]), "pipelines": STARTED}, "releases", "must list at least one role"),
+    "releases_role_arn_with_a_wildcard": (
+        {"releases": releases(["arn:aws:iam::123456789012:role/sls-cd-release-*"]), "pipelines": STARTED},
+        "releases",
+        "each entry must be the ARN of an IAM role",
+    ),
+    "releases_role_arn_of_a_user": (
+        {"releases": releases([RELEASE_ROLES[0], "arn:aws:iam::123456789012:user/deployer"]), "pipelines": STARTED},
+        "releases",
+        "each entry must be the ARN of an IAM role",
+    ),
+    "releases_role_listed_twice": ({"releases": releases([RELEASE_ROLES[0], RELEASE_ROLES[0]]), "pipelines": STARTED}, "releases", "lists a role twice"),
+    "releases_session_name_of_one_character": ({"releases": releases(session_name="p"), "pipelines": STARTED}, "releases", "releases.session_name must be"),
+    "releases_session_name_with_a_space": ({"releases": releases(session_name="pipeline release"), "pipelines": STARTED}, "releases", "releases.session_name must be"),
+    "releases_session_name_of_the_waiter": ({"releases": releases(session_name=SESSION), "pipelines": STARTED}, "releases", "must be told apart from the waiter"),
+    "releases_role_of_the_waiter": ({"releases": releases([WAITER_ROLE, RELEASE_ROLES[1]]), "pipelines": STARTED}, "releases", "must be told apart from the waiter"),
+    "releases_without_a_pipeline_to_start": ({"releases": releases()}, "releases", "no pipeline of pipelines has start = true"),
     "no_pipeline": ({"pipelines": HCL("{}")}, "pipelines", "must name at least one pipeline"),
     "pipeline_name_with_a_wildcard": ({"pipelines": HCL('{ "api-*" = {} }')}, "pipelines", "each key must be a pipeline name"),
     "pipeline_name_over_100_characters": ({"pipelines": HCL(f'{{ "{"p" * 101}" = {{}} }}')}, "pipelines", "each key must be a pipeline name"),
@@ -108,6 +137,13 @@ STOPPED: dict[str, tuple[str | None, dict[str, str], str, str]] = {
         'override_data {\n    target = data.aws_region.current\n    values = { endpoint = "ec2.amazonaws.com" }\n  }\n',
         "cannot be read from its EC2 endpoint (ec2.amazonaws.com): set region",
     ),
+    # The waiter's role is in China's partition, as is the account; the release handlers' roles are not.
+    "releases_of_another_partition": (
+        "china",
+        {"waiter": waiter("arn:aws-cn:iam::123456789012:role/sls-cd-waiter-role"), "releases": releases(), "pipelines": STARTED},
+        "",
+        f"{RELEASE_ROLES[0]}, {RELEASE_ROLES[1]} are not in this account's partition, aws-cn: a role can only be assumed from its own partition",
+    ),
 }
 
 
@@ -124,14 +160,14 @@ def hcl_set(values: list[str]) -> str:
     return "toset([" + ", ".join(hcl_string(value) for value in values) + "])"
 
 
-def trust_is(role_arn: str, **conditions: str) -> str:
-    """The rendered trust policy is exactly the one statement that lets `role_arn` assume the role
-    with these StringEquals conditions."""
+def trust_is(role_arn: str, sid: str = "PlatformWaiter", **conditions: str) -> str:
+    """The rendered trust policy is exactly the one statement `sid` that lets `role_arn` assume the
+    role with these StringEquals conditions."""
     expected = {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "PlatformWaiter",
+                "Sid": sid,
                 "Effect": "Allow",
                 "Action": "sts:AssumeRole",
                 "Principal": {"AWS": role_arn},
@@ -143,6 +179,32 @@ def trust_is(role_arn: str, **conditions: str) -> str:
 
 
 POLICY = "aws_iam_role_policy.this.policy"
+TRUST = "aws_iam_role.this.assume_role_policy"
+
+
+def trusts(sid: str, role_arns: list[str], **conditions: str) -> list[str]:
+    """The trust policy's statement `sid` lets exactly `role_arns` assume the role, with exactly
+    these StringEquals conditions (IAM writes one principal as a string, several as a list in an
+    order of its own)."""
+    statement = policy_statement(TRUST, sid)
+    return [
+        f'toset(keys({statement})) == toset(["Action", "Condition", "Effect", "Principal", "Sid"])',
+        f'{statement}.Effect == "Allow" && {statement}.Action == "sts:AssumeRole" && toset(keys({statement}.Principal)) == toset(["AWS"])',
+        f"{statement_values(TRUST, sid, 'Principal.AWS')} == {hcl_set(role_arns)}",
+        f"{statement}.Condition == jsondecode({hcl_string(json.dumps({'StringEquals': conditions}))})",
+    ]
+
+
+def stops_for_releases(session_name: str, *pipeline_arns: str) -> list[str]:
+    """The policy's StopPipelines statement lets the sessions named `session_name` alone stop exactly these pipelines."""
+    statement = policy_statement(POLICY, "StopPipelines")
+    return [
+        f'{statement}.Effect == "Allow"',
+        f"{statement_values(POLICY, 'StopPipelines', 'Action')} == {hcl_set(['codepipeline:StopPipelineExecution'])}",
+        f"{statement_values(POLICY, 'StopPipelines', 'Resource')} == {hcl_set(list(pipeline_arns))}",
+        f"{statement}.Condition == jsondecode({hcl_string(json.dumps({'StringLike': {'aws:userid': f'*:{session_name}'}}))})",
+        f'alltrue([for s in jsondecode({POLICY}).Statement : !contains(keys(s), "Condition") if s.Sid != "StopPipelines"])',
+    ]
 
 
 def arns(prefix: str, *names: str) -> list[str]:
@@ -201,6 +263,47 @@ APPLIED: dict[str, tuple[str | None, dict[str, str], list[str]]] = {
             f'output.pipeline_arns["release.train"] == "{US_WEST}:release.train"',
             '[for name in ["api", "nightly-tests", "release.train"] : jsondecode(output.user_parameters[name]).trigger] == [true, false, true]',
             'alltrue([for name, parameters in output.user_parameters : jsondecode(parameters) == { pipeline = name, region = "us-west-2", role_arn = aws_iam_role.this.arn, trigger = name != "nightly-tests" }])',
+            "length(output.manifest_entries) == 0",
+        ],
+    ),
+    # The waiter and the releases, from one organization: each trusted with its own session name;
+    # the releases' sessions alone may stop the pipelines they may start.
+    "waiter_and_releases": (
+        None,
+        {
+            "releases": releases(),
+            "pipelines": HCL('{ api = { start = true }, "nightly-tests" = {}, "release.train" = { start = true } }'),
+            "organization_id": "o-a1b2c3d4e5",
+        },
+        [
+            f'[for s in jsondecode({TRUST}).Statement : s.Sid] == ["PlatformWaiter", "PlatformReleases"]',
+            *trusts("PlatformWaiter", [WAITER_ROLE], **{"sts:RoleSessionName": SESSION, "aws:PrincipalOrgID": "o-a1b2c3d4e5"}),
+            *trusts("PlatformReleases", RELEASE_ROLES, **{"sts:RoleSessionName": RELEASE_SESSION, "aws:PrincipalOrgID": "o-a1b2c3d4e5"}),
+            f'[for s in jsondecode({POLICY}).Statement : s.Sid] == ["FollowPipelines", "StartPipelines", "StopPipelines"]',
+            f"{statement_values(POLICY, 'FollowPipelines', 'Action')} == {hcl_set(READ_ACTIONS)}",
+            f"{statement_values(POLICY, 'FollowPipelines', 'Resource')} == {hcl_set(arns(EU, 'api', 'nightly-tests', 'release.train'))}",
+            f"{statement_values(POLICY, 'StartPipelines', 'Action')} == {hcl_set(['codepipeline:StartPipelineExecution'])}",
+            f"{statement_values(POLICY, 'StartPipelines', 'Resource')} == {hcl_set(arns(EU, 'api', 'release.train'))}",
+            *stops_for_releases(RELEASE_SESSION, *arns(EU, "api", "release.train")),
+            'aws_iam_role.this.name == "pipeline-waiter-access" && aws_iam_role_policy.this.name == "pipeline-waiter"',
+            'keys(output.user_parameters) == tolist(["api", "nightly-tests", "release.train"])',
+            'keys(output.manifest_entries) == tolist(["api", "release.train"])',
+            "alltrue([for name, entry in output.manifest_entries : jsondecode(entry) == { name = name, role_arn = aws_iam_role.this.arn }])",
+        ],
+    ),
+    # The releases alone, with one role: the waiter may not assume the role, and has no UserParameters.
+    "releases_only": (
+        None,
+        {"waiter": HCL("null"), "releases": releases([RELEASE_ROLES[0]], "release-session"), "pipelines": HCL('{ api = { start = true }, "shared-services" = {} }')},
+        [
+            trust_is(RELEASE_ROLES[0], "PlatformReleases", **{"sts:RoleSessionName": "release-session"}),
+            f'[for s in jsondecode({POLICY}).Statement : s.Sid] == ["FollowPipelines", "StartPipelines", "StopPipelines"]',
+            f"{statement_values(POLICY, 'FollowPipelines', 'Resource')} == {hcl_set(arns(EU, 'api', 'shared-services'))}",
+            f"{statement_values(POLICY, 'StartPipelines', 'Resource')} == {hcl_set(arns(EU, 'api'))}",
+            *stops_for_releases("release-session", *arns(EU, "api")),
+            "length(output.user_parameters) == 0",
+            'jsondecode(output.manifest_entries["api"]) == { name = "api", role_arn = aws_iam_role.this.arn } && length(output.manifest_entries) == 1',
+            f'output.pipeline_arns == {{ api = "{EU}:api", "shared-services" = "{EU}:shared-services" }}',
         ],
     ),
     # The ARNs name the partition and Region of the provider's account.

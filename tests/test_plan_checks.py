@@ -5,7 +5,10 @@ needs, a deployment config neither predefined nor custom). Valid Regions of ever
 and the console URLs point at that partition's console. Custom deployment configs and the
 production alarms reach the deployment groups and the IAM policies; the defaults create what they
 always did. The waiter's pipeline mode (waiter_target_role_arns, waiter_pipelines) adds to the
-waiter's policy exactly the roles and pipelines named, and nothing by default.
+waiter's policy exactly the roles and pipelines named, and nothing by default. The releases'
+pipelines (release_pipelines, by default the services') and other accounts' roles
+(release_target_role_arns) reach release_intake's allow-lists and the release handlers' policies
+exactly, the roles with the releases' session name only.
 
 The plans run with `terraform test` against a mocked AWS provider, in a copy of the
 configuration: no AWS endpoint is involved.
@@ -71,7 +74,25 @@ MOCK_PROVIDER = """mock_provider "aws" {
   mock_resource "aws_sfn_state_machine" {
     defaults = { arn = "arn:aws:states:us-east-1:123456789012:stateMachine:sls-cd-deployment" }
   }
+
+  # The release API's Lambda permission names its execute-api ARN and the resource's path.
+  mock_resource "aws_api_gateway_rest_api" {
+    defaults = { id = "a1b2c3d4e5", execution_arn = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5" }
+  }
+
+  mock_resource "aws_api_gateway_resource" {
+    defaults = { path = "/releases" }
+  }
 }
+"""
+
+# The ReleaseStateMachine's postcondition wants the ARN local.release_state_machine_arn builds
+# (the mock's default is the deployment's).
+RELEASE_STATE_MACHINE = """
+  override_resource {
+    target = aws_sfn_state_machine.release
+    values = { arn = "arn:aws:states:us-east-1:123456789012:stateMachine:sls-cd-release" }
+  }
 """
 
 # Plans expected to fail: the variables of the run.
@@ -87,10 +108,15 @@ CANARY = 'canary-25-15 = { type = "TimeBasedCanary", percentage = 25, interval_m
 LINEAR = 'linear-20-1 = { type = "TimeBasedLinear", percentage = 20, interval_minutes = 1 }'
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/00000000-0000-0000-0000-000000000000"
 TARGET_ROLE = "arn:aws:iam::111111111111:role/pipeline-waiter-access"
+RELEASE_ROLE = "arn:aws:iam::111111111111:role/pipeline-release-access"
 
 
 class HCL(str):
     """A variable's value written as an HCL expression rather than as a string."""
+
+
+def hcl_list(values: list[str]) -> str:
+    return "[" + ", ".join(f'"{value}"' for value in values) + "]"
 
 
 def custom(*entries: str) -> HCL:
@@ -165,6 +191,29 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     ),
     "waiter_pipeline_name_with_a_wildcard": ({"waiter_pipelines": HCL('{ "api*" = {} }')}, "waiter_pipelines", "each key must be a pipeline name"),
     "waiter_pipeline_name_over_100_characters": ({"waiter_pipelines": HCL(f'{{ "{"p" * 101}" = {{}} }}')}, "waiter_pipelines", "each key must be a pipeline name"),
+    "release_pipeline_with_a_wildcard": ({"release_pipelines": HCL('["api-*"]')}, "release_pipelines", "each entry must be a pipeline name"),
+    "release_pipeline_over_100_characters": ({"release_pipelines": HCL(f'["{"p" * 101}"]')}, "release_pipelines", "each entry must be a pipeline name"),
+    "release_pipeline_twice": ({"release_pipelines": HCL('["api", "web", "api"]')}, "release_pipelines", "a pipeline is listed twice"),
+    # 150 names of 25 characters: over 2,500 characters as JSON, each name valid and listed once.
+    "release_pipelines_over_release_intakes_environment": (
+        {"release_pipelines": HCL(hcl_list([f"release-pipeline-{n:08d}" for n in range(150)]))},
+        "release_pipelines",
+        "longer than 2,500 characters",
+    ),
+    "release_target_role_with_a_wildcard": (
+        {"release_target_role_arns": HCL('["arn:aws:iam::111111111111:role/*"]')},
+        "release_target_role_arns",
+        "each entry must be an exact IAM role ARN",
+    ),
+    "release_target_not_a_role": (
+        {"release_target_role_arns": HCL('["arn:aws:iam::111111111111:user/deployer"]')},
+        "release_target_role_arns",
+        "each entry must be an exact IAM role ARN",
+    ),
+    "release_target_role_twice": ({"release_target_role_arns": HCL(f'["{RELEASE_ROLE}", "{RELEASE_ROLE}"]')}, "release_target_role_arns", "a role is listed twice"),
+    "release_quiet_minutes_zero": ({"release_quiet_minutes": HCL("0")}, "release_quiet_minutes", "a whole number of minutes from 1 to 60"),
+    "release_quiet_minutes_over_an_hour": ({"release_quiet_minutes": HCL("61")}, "release_quiet_minutes", "a whole number of minutes from 1 to 60"),
+    "release_quiet_minutes_fraction": ({"release_quiet_minutes": HCL("2.5")}, "release_quiet_minutes", "a whole number of minutes from 1 to 60"),
 }
 
 # The waiter's policy document: its own statements, which the pipeline mode's join only when asked.
@@ -177,8 +226,22 @@ def waiter_statement(sid: str) -> str:
     return f'one([for s in data.aws_iam_policy_document.waiter.statement : s if s.sid == "{sid}"])'
 
 
-def hcl_list(values: list[str]) -> str:
-    return "[" + ", ".join(f'"{value}"' for value in values) + "]"
+# The releases' policy documents: release_steps' own statements, and those release_steps and
+# release_events share for following the releases' pipelines (in this account, and through the
+# roles of others), which only the pipelines and roles named add.
+def sids(document: str) -> str:
+    return f"[for s in data.aws_iam_policy_document.{document}.statement : s.sid]"
+
+
+def statement(document: str, sid: str) -> str:
+    return f'one([for s in data.aws_iam_policy_document.{document}.statement : s if s.sid == "{sid}"])'
+
+
+def release_environment(handler: str) -> str:
+    return f'aws_lambda_function.handler["{handler}"].environment[0].variables'
+
+
+RELEASE_PIPELINE_ACTIONS = '["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions", "codepipeline:ListPipelineExecutions"]'
 
 
 # Applies of the root configuration against the mocked provider: the run's variables, and what must
@@ -202,6 +265,63 @@ APPLIED = {
             'aws_lambda_function.handler["waiter"].environment[0].variables.WAITER_ROLE_ARN == aws_iam_role.handler["waiter"].arn',
             'alltrue([for key, function in aws_lambda_function.handler : !contains(keys(function.environment[0].variables), "PIPELINE_SESSION_NAME") if key != "waiter"])',
             'output.pipeline_waiter == { function_name = "sls-cd-waiter", role_arn = aws_iam_role.handler["waiter"].arn, session_name = "pipeline-waiter" }',
+            # Releases may name the service's pipeline, in this account only.
+            'output.releases.pipelines == tolist(["sls-cd-pipeline"])',
+            f'{release_environment("release_intake")}.RELEASE_PIPELINES == jsonencode(["sls-cd-pipeline"])',
+            f'{release_environment("release_intake")}.RELEASE_ROLE_ARNS == "[]"',
+            f"{release_environment('release_intake')}.RELEASE_STATE_MACHINE_ARN == aws_sfn_state_machine.release.arn",
+            f'{sids("follow_release_pipelines")} == ["FollowReleasePipelines"]',
+            f"{statement('follow_release_pipelines', 'FollowReleasePipelines')}.actions == toset({RELEASE_PIPELINE_ACTIONS})",
+            f'{statement("follow_release_pipelines", "FollowReleasePipelines")}.resources == toset(["{PIPELINES}:sls-cd-pipeline"])',
+            f'{sids("release_steps")} == ["RecordReleases", "StartAndStopReleasePipelines"]',
+            f'{statement("release_steps", "StartAndStopReleasePipelines")}.actions == toset(["codepipeline:StartPipelineExecution", "codepipeline:StopPipelineExecution"])',
+            f'{statement("release_steps", "StartAndStopReleasePipelines")}.resources == toset(["{PIPELINES}:sls-cd-pipeline"])',
+            # The session name is release_steps' and release_events' only, and the one the output hands modules/pipeline-access.
+            f'{release_environment("release_steps")}.RELEASE_SESSION_NAME == "pipeline-release" && {release_environment("release_events")}.RELEASE_SESSION_NAME == "pipeline-release"',
+            'alltrue([for key, function in aws_lambda_function.handler : !contains(keys(function.environment[0].variables), "RELEASE_SESSION_NAME") if !contains(["release_steps", "release_events"], key)])',
+            'output.pipeline_releases == { role_arns = [aws_iam_role.handler["release_steps"].arn, aws_iam_role.handler["release_events"].arn], session_name = "pipeline-release" }',
+            f'{release_environment("release_events")}.RELEASE_QUIET_SECONDS == "300"',
+            'aws_cloudwatch_event_rule.release_sweep.schedule_expression == "rate(1 minute)"',
+            # The API invokes release_intake for POST /releases only, and a caller may invoke that alone.
+            'aws_lambda_permission.release_api.source_arn == "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/*/POST/releases"',
+            'one(data.aws_iam_policy_document.release_api_invoke.statement).resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/v1/POST/releases"])',
+            'aws_api_gateway_method.submit_release.authorization == "AWS_IAM"',
+        ],
+    ),
+    # Pipelines named, two of them, and roles of other accounts: each reaches release_intake's
+    # allow-lists and the policies exactly, the roles only with the releases' session name.
+    "releases_of_named_pipelines_and_other_accounts": (
+        {
+            "release_pipelines": HCL('["api", "web"]'),
+            "release_target_role_arns": HCL(f'["{RELEASE_ROLE}", "arn:aws:iam::222222222222:role/platform/release-access"]'),
+            "release_quiet_minutes": HCL("10"),
+        },
+        [
+            'output.releases.pipelines == tolist(["api", "web"])',
+            f'{release_environment("release_intake")}.RELEASE_PIPELINES == jsonencode(["api", "web"])',
+            f'{release_environment("release_intake")}.RELEASE_ROLE_ARNS == jsonencode(["{RELEASE_ROLE}", "arn:aws:iam::222222222222:role/platform/release-access"])',
+            f'{sids("follow_release_pipelines")} == ["FollowReleasePipelines", "AssumeReleaseAccessRoles"]',
+            f'{statement("follow_release_pipelines", "FollowReleasePipelines")}.resources == toset(["{PIPELINES}:api", "{PIPELINES}:web"])',
+            f'{statement("follow_release_pipelines", "AssumeReleaseAccessRoles")}.actions == toset(["sts:AssumeRole"])',
+            f'{statement("follow_release_pipelines", "AssumeReleaseAccessRoles")}.resources == toset(["{RELEASE_ROLE}", "arn:aws:iam::222222222222:role/platform/release-access"])',
+            f'one({statement("follow_release_pipelines", "AssumeReleaseAccessRoles")}.condition).test == "StringEquals"',
+            f'one({statement("follow_release_pipelines", "AssumeReleaseAccessRoles")}.condition).variable == "sts:RoleSessionName"',
+            f'one({statement("follow_release_pipelines", "AssumeReleaseAccessRoles")}.condition).values == tolist(["pipeline-release"])',
+            f'{statement("release_steps", "StartAndStopReleasePipelines")}.resources == toset(["{PIPELINES}:api", "{PIPELINES}:web"])',
+            f'{release_environment("release_events")}.RELEASE_QUIET_SECONDS == "600"',
+            # The waiter's pipeline mode is another matter: nothing of it.
+            f"{WAITER_SIDS} == {hcl_list(WAITER_STATEMENTS)}",
+        ],
+    ),
+    # No pipeline of this account: nothing of it to follow, start or stop; the other account's role alone.
+    "releases_through_other_accounts_only": (
+        {"release_pipelines": HCL("[]"), "release_target_role_arns": HCL(f'["{RELEASE_ROLE}"]')},
+        [
+            "length(output.releases.pipelines) == 0",
+            f'{release_environment("release_intake")}.RELEASE_PIPELINES == "[]"',
+            f'{sids("follow_release_pipelines")} == ["AssumeReleaseAccessRoles"]',
+            f'{statement("follow_release_pipelines", "AssumeReleaseAccessRoles")}.resources == toset(["{RELEASE_ROLE}"])',
+            f'{sids("release_steps")} == ["RecordReleases"]',
         ],
     ),
     # Roles of two other accounts, and two pipelines of this one, one of which may be started.
@@ -273,8 +393,11 @@ APPLIED = {
             'output.services["orders"].source == { provider = "S3", bucket = output.source_bucket_name, object_key = "orders/source.zip" }',
             'output.services["orders"].deployment_config_names.production == "CodeDeployDefault.LambdaAllAtOnce"',
             'output.services["default"].deployment_config_names.production == "CodeDeployDefault.LambdaCanary10Percent5Minutes"',
-            # The shared platform once: one state machine, seven handlers, three buckets.
-            "length(aws_lambda_function.handler) == 7 && length(aws_s3_bucket.this) == 3",
+            # The shared platform once: one deployment state machine, ten handlers (the deployment's
+            # seven, the releases' three), three buckets; releases may name either service's pipeline.
+            "length(aws_lambda_function.handler) == 10 && length(aws_s3_bucket.this) == 3",
+            'output.releases.pipelines == tolist(["sls-cd-pipeline", "sls-cd-orders-pipeline"])',
+            f'{statement("release_steps", "StartAndStopReleasePipelines")}.resources == toset(["{PIPELINES}:sls-cd-pipeline", "{PIPELINES}:sls-cd-orders-pipeline"])',
         ],
     ),
 }
@@ -382,7 +505,8 @@ def applied_run(name: str, variables: dict[str, str], conditions: list[str], mod
     """An apply run of the root configuration, or of the local `module` (e.g. ./modules/service)."""
     asserts = "".join(f'\n  assert {{\n    condition     = {condition}\n    error_message = "{name}: {hcl_escape(condition)}"\n  }}\n' for condition in conditions)
     source = f'  module {{\n    source = "{module}"\n  }}\n\n' if module else ""
-    return f'run "{name}" {{\n  command = apply\n\n' + source + (variables_block(variables) if variables else "") + asserts + "}\n"
+    overrides = "" if module else RELEASE_STATE_MACHINE
+    return f'run "{name}" {{\n  command = apply\n\n' + source + (variables_block(variables) if variables else "") + overrides + asserts + "}\n"
 
 
 def hcl_escape(text: str) -> str:

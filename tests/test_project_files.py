@@ -1,7 +1,8 @@
 """What the project hands its users stays in step with what it runs: docs/verification.md's table of checkov
 skips lists the skips of the .tf files, the CI workflow and the git hooks run the checks of
-`make lint`, and terraform.tfvars.example sets each variable of variables.tf at most once and no
-other name (Terraform would only warn about a misspelled one)."""
+`make lint`, `make demo` and `make release` run what the docs say with the arguments given, and
+terraform.tfvars.example sets each variable of variables.tf at most once and no other name
+(Terraform would only warn about a misspelled one)."""
 
 import re
 import shutil
@@ -113,6 +114,18 @@ def test_make_demo_installs_only_the_demo_requirements() -> None:
 @pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
 def test_make_demo_app_passes_the_directory_and_keep_to_the_demo() -> None:
     assert make_dry_run("demo", "APP=../my app", "KEEP=1").strip().endswith('.venv/bin/python -m local_aws.demo --app "../my app" --keep')
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
+def test_make_release_passes_the_manifest_and_the_url_to_the_release_command() -> None:
+    url = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/releases"
+    commands = make_dry_run("release", "MANIFEST=releases/5.16.json", f"URL={url}")
+    assert commands.strip().endswith(f'.venv/bin/python -m tools.release "releases/5.16.json" --url "{url}"')
+    for absent in ("npm", "checkov", "requirements-checkov", "requirements-dev"):
+        assert absent not in commands, f"make release runs {absent}:\n{commands}"
+    # Without URL, tools.release reads RELEASE_API_URL; the manifest's path stays one argument.
+    assert make_dry_run("release", "MANIFEST=manifest.json").strip().endswith('.venv/bin/python -m tools.release "manifest.json"')
+    assert make_dry_run("release", "MANIFEST=../my releases/5.16.json").strip().endswith('.venv/bin/python -m tools.release "../my releases/5.16.json"')
 
 
 def requirement_lines(name: str) -> list[str]:

@@ -31,6 +31,8 @@ REGION_SOURCE = f"{GUIDE} › Enhanced Region Support; Enhanced Region Support g
 REMOVED_ENDPOINT = f"{GUIDE} › Removed Provider Arguments"
 S3_REFACTOR = "Version 4 upgrade guide › S3 Bucket Refactor; still deprecated in the 5.100 schema, not removed by 6.0.0"
 S3_OWNER = "CHANGELOG 6.31.0 NOTES #46262"
+API_DEPLOYMENT = f"{GUIDE} › resource/aws_api_gateway_deployment; CHANGELOG 6.0.0 BREAKING CHANGES #42249; deprecated in the 5.100 schema"
+GSI_KEY_SCHEMA = "CHANGELOG 6.29.0 ENHANCEMENTS #45357 (multi-attribute GSI keys, released as `key_schema`: #46197, docs #46359); resource docs: “Deprecated … Use `key_schema` instead”"
 LEAVE_REGION = "var.aws_region / local.region (the provider's Region)"
 
 
@@ -86,6 +88,21 @@ CHANGES: tuple[Change, ...] = (
         "aws_iam_role_policy_attachment / aws_iam_role_policy_attachments_exclusive",
         "CHANGELOG 5.72.0 #39718; kept in 6.x",
     ),
+    Change("resource", "aws_api_gateway_deployment", "stage_name", REMOVED, "an aws_api_gateway_stage of the deployment", API_DEPLOYMENT),
+    Change("resource", "aws_api_gateway_deployment", "stage_description", REMOVED, "aws_api_gateway_stage.description", API_DEPLOYMENT),
+    Change("resource", "aws_api_gateway_deployment", "canary_settings", REMOVED, "aws_api_gateway_stage.canary_settings", API_DEPLOYMENT),
+    Change("resource", "aws_api_gateway_deployment", "invoke_url", REMOVED, "aws_api_gateway_stage.invoke_url", API_DEPLOYMENT),
+    Change("resource", "aws_api_gateway_deployment", "execution_arn", REMOVED, "aws_api_gateway_stage.execution_arn (or aws_api_gateway_rest_api.execution_arn)", API_DEPLOYMENT),
+    # The replacement of both is missing in 5.100, which versions.tf still admits: no index can be written for both lines.
+    Change(
+        "resource", "aws_dynamodb_table", "global_secondary_index.hash_key", DEPRECATED, 'global_secondary_index.key_schema (key_type = "HASH"), 6.29.0 and later only', GSI_KEY_SCHEMA
+    ),
+    Change(
+        "resource", "aws_dynamodb_table", "global_secondary_index.range_key", DEPRECATED, 'global_secondary_index.key_schema (key_type = "RANGE"), 6.29.0 and later only', GSI_KEY_SCHEMA
+    ),
+    Change(
+        "resource", "aws_dynamodb_table", "global_secondary_index.key_schema", SIX_ONLY, "global_secondary_index.hash_key / range_key on 5.100 (deprecated from 6.29.0)", GSI_KEY_SCHEMA
+    ),
     Change("resource", "aws_cloudwatch_event_rule", "is_enabled", DEPRECATED, 'state = "ENABLED" / "DISABLED"', "CHANGELOG 5.x #34510 (adds `state`); kept in 6.x"),
     Change("data", "aws_lambda_function", "source_code_hash", DEPRECATED, "code_sha256", "5.100 schema and docs: “Deprecated, use `code_sha256` instead”; kept in 6.x"),
     Change("data", "aws_iam_policy_document", "source_json", DEPRECATED, "source_policy_documents", "5.100 schema: `source_json` deprecated; kept in 6.x"),
@@ -99,6 +116,20 @@ REVIEWED_TYPES: frozenset[tuple[str, str]] = frozenset(
     + [
         ("resource", name)
         for name in (
+            # 6.0.0 to 6.31.0 change nothing of these but `region` (above): 6.5.0 recomputes a
+            # resource's `path` (#43215), 6.25.0 adds integration_target and response_transfer_mode
+            # to the integration (#45311, #45329); aws_api_gateway_deployment lost its stage
+            # arguments and attributes in 6.0.0 (CHANGES).
+            "aws_api_gateway_deployment",
+            "aws_api_gateway_gateway_response",
+            "aws_api_gateway_integration",
+            "aws_api_gateway_method",
+            "aws_api_gateway_method_settings",
+            "aws_api_gateway_model",
+            "aws_api_gateway_request_validator",
+            "aws_api_gateway_resource",
+            "aws_api_gateway_rest_api",
+            "aws_api_gateway_stage",
             "aws_cloudwatch_event_rule",
             "aws_cloudwatch_event_target",
             "aws_cloudwatch_log_group",
@@ -108,6 +139,7 @@ REVIEWED_TYPES: frozenset[tuple[str, str]] = frozenset(
             "aws_codedeploy_deployment_config",
             "aws_codedeploy_deployment_group",
             "aws_codepipeline",
+            # Its global_secondary_index keys changed in 6.29.0 (CHANGES).
             "aws_dynamodb_table",
             "aws_iam_role",
             "aws_iam_role_policy",
@@ -385,8 +417,23 @@ def constraint_problems(sources: list[Source]) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
+# Deprecations the configuration keeps while it supports 5.100, each with why: (file, address,
+# argument path). A finding matches when it names all three.
+KEPT_WHILE_5_100_IS_SUPPORTED = {
+    # The releases table's two indexes: 6.29.0 deprecates hash_key and range_key of
+    # global_secondary_index for key_schema, which 5.100 does not have; no index can be written for
+    # both lines. 6.29 and later plan with a deprecation warning, not an error.
+    ("releases.tf", "aws_dynamodb_table.releases", "global_secondary_index.hash_key"),
+    ("releases.tf", "aws_dynamodb_table.releases", "global_secondary_index.range_key"),
+}
+
+
+def kept(finding: str) -> bool:
+    return any(finding.startswith(f"{name}:") and f" {address}:" in finding and f"`{path}`" in finding for name, address, path in KEPT_WHILE_5_100_IS_SUPPORTED)
+
+
 def assert_no_removed_or_deprecated_arguments(sources: list[Source]) -> None:
-    findings = argument_findings(sources)
+    findings = [finding for finding in argument_findings(sources) if not kept(finding)]
     assert not findings, "arguments or blocks the 6.x line removed or deprecated:\n" + "\n".join(findings)
 
 
@@ -407,6 +454,17 @@ def assert_constraint_admits_5_100_and_6_x(sources: list[Source]) -> None:
 
 def test_no_argument_or_block_removed_or_deprecated_in_6_x() -> None:
     assert_no_removed_or_deprecated_arguments(root_sources())
+
+
+def test_each_deprecation_kept_is_still_there_and_5_100_still_supported() -> None:
+    findings = argument_findings(root_sources())
+    for name, address_, path in KEPT_WHILE_5_100_IS_SUPPORTED:
+        assert any(finding.startswith(f"{name}:") and f" {address_}:" in finding and f"`{path}`" in finding for finding in findings), (
+            f"{name} {address_} {path} is no longer used: drop it from KEPT_WHILE_5_100_IS_SUPPORTED"
+        )
+    assert all(admits(str(requirement.get("version", "")), "5.100.0") for _, requirement in aws_constraints(root_sources()) if isinstance(requirement, dict)), (
+        "5.100 is no longer supported: use key_schema and empty KEPT_WHILE_5_100_IS_SUPPORTED"
+    )
 
 
 def test_no_attribute_reference_removed_or_deprecated_in_6_x() -> None:
@@ -458,6 +516,11 @@ ARGUMENT_SNIPPETS = {
     "per_data_source_region": ('data "aws_caller_identity" "c" {\n  region = "eu-west-1"\n}\n', "Enhanced Region Support"),
     "aws_region_name_argument": ('data "aws_region" "r" {\n  name = "eu-west-1"\n}\n', "Data Source `aws_region`"),
     "policy_document_source_json": ('data "aws_iam_policy_document" "d" {\n  source_json = "{}"\n}\n', "source_policy_documents"),
+    "api_gateway_deployment_stage_name": ('resource "aws_api_gateway_deployment" "d" {\n  rest_api_id = "a"\n  stage_name  = "v1"\n}\n', "aws_api_gateway_stage"),
+    "dynamodb_gsi_hash_key": (
+        'resource "aws_dynamodb_table" "t" {\n  name     = "t"\n  hash_key = "id"\n  global_secondary_index {\n    name            = "i"\n    hash_key        = "other"\n    projection_type = "ALL"\n  }\n}\n',
+        "global_secondary_index.hash_key",
+    ),
     "ignore_changes_deprecated": ('resource "aws_iam_role" "r" {\n  name = "r"\n  lifecycle {\n    ignore_changes = [managed_policy_arns]\n  }\n}\n', "ignore_changes"),
 }
 
@@ -469,6 +532,7 @@ REFERENCE_SNIPPETS = {
     "lambda_source_code_hash": ('output "h" {\n  value = data.aws_lambda_function.existing["staging"].source_code_hash\n}\n', "code_sha256"),
     "lifecycle_configuration_id": ('output "i" {\n  value = aws_s3_bucket_lifecycle_configuration.this[each.key].id\n}\n', "bucket"),
     "iam_role_inline_policy": ('output "p" {\n  value = aws_iam_role.handler["waiter"].inline_policy[0].name\n}\n', "inline_policy"),
+    "api_gateway_deployment_invoke_url": ('output "u" {\n  value = "${aws_api_gateway_deployment.releases.invoke_url}/releases"\n}\n', "aws_api_gateway_stage.invoke_url"),
 }
 
 CONSTRAINT_SNIPPETS = {
@@ -528,7 +592,9 @@ def test_self_checks_pass_on_compatible_snippet() -> None:
         + 'resource "aws_cloudwatch_event_rule" "e" {\n  name = "e"\n  state = "ENABLED"\n}\n'
         + 'resource "aws_codepipeline" "p" {\n  name = "p"\n  artifact_store {\n    region = "eu-west-1"\n  }\n}\n'
         + 'resource "aws_s3_bucket_lifecycle_configuration" "l" {\n  bucket = aws_s3_bucket.b.bucket\n  rule {\n    id     = "x"\n    status = "Enabled"\n    filter {\n      prefix = "logs/"\n    }\n  }\n}\n'
-        + "locals {\n  region = var.aws_region\n  name   = aws_lambda_function.f.function_name\n  hash   = data.aws_lambda_function.f.code_sha256\n}\n"
+        + 'resource "aws_api_gateway_deployment" "d" {\n  rest_api_id = "a"\n}\n'
+        + 'resource "aws_api_gateway_stage" "s" {\n  rest_api_id   = "a"\n  deployment_id = aws_api_gateway_deployment.d.id\n  stage_name    = "v1"\n}\n'
+        + "locals {\n  region = var.aws_region\n  name   = aws_lambda_function.f.function_name\n  hash   = data.aws_lambda_function.f.code_sha256\n  url    = aws_api_gateway_stage.s.invoke_url\n}\n"
     )
     assert_no_removed_or_deprecated_arguments(sources)
     assert_no_removed_or_deprecated_references(sources)

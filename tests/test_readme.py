@@ -1,9 +1,12 @@
 """What the README and docs/ tell a user is what the configuration does: the Variables table of
-docs/configuration.md lists every variable with its default, the names it gives the application
-functions are the names Terraform creates, and every link between the pages leads somewhere."""
+docs/configuration.md lists every variable with its default and its Outputs table every output
+(with the fields of those that are objects), the names it gives the application functions are the
+names Terraform creates, the README's picture of the ReleaseStateMachine is asl/release.asl.json,
+and every link between the pages leads somewhere."""
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,8 @@ from hcl2 import SerializationOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+RELEASE_ASL = ROOT / "asl" / "release.asl.json"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 NO_DEFAULT = {"—", "`null`"}  # the table's ways of saying null: required when selected, or optional
@@ -55,6 +60,25 @@ def readme_variables() -> dict[str, str | None]:
         for name in names:
             documented[name] = None if default is None else default.group(1)
     return documented
+
+
+def outputs_table() -> dict[str, str]:
+    """The Outputs table of docs/configuration.md: each output it names, with its row."""
+    section = CONFIGURATION[CONFIGURATION.index("## Outputs") :]
+    rows = [line for line in section.split("\n\n")[1].splitlines() if line.startswith("|")][2:]
+    assert rows, "the Outputs table has no rows"
+    return {name: row for row in rows for name in re.findall(r"`([a-z][a-z0-9_]*)`", row.strip("|").split("|")[0])}
+
+
+def test_the_outputs_table_lists_every_output_and_the_fields_of_each_object() -> None:
+    outputs = {name: body["value"] for entry in load_hcl("outputs.tf")["output"] for name, body in entry.items()}
+    documented = outputs_table()
+    assert sorted(set(outputs) - set(documented)) == [], "outputs docs/configuration.md does not list"
+    assert sorted(set(documented) - set(outputs)) == [], "outputs docs/configuration.md lists that outputs.tf does not have"
+    for name, value in outputs.items():
+        if isinstance(value, dict):
+            missing = [field for field in value if f"`{field}`" not in documented[name]]
+            assert missing == [], f"the row of {name} does not name its fields {missing}"
 
 
 def app_function_names() -> list[str]:
@@ -104,3 +128,88 @@ def test_every_link_between_the_pages_leads_to_a_file_and_heading(page: Path) ->
         if not linked.exists() or (fragment and linked.suffix == ".md" and fragment not in anchors(linked)):
             broken.append(target)
     assert not broken, f"{page.name} links to what is not there: {broken}"
+
+
+# --- the README's picture of the ReleaseStateMachine ---------------------------------------------
+
+NODE_SHAPE = re.compile(r"(\w+)(\(\[.*?\]\)|\{.*?\}|\[.*?\]|\(.*?\))")
+# A flowchart edge: --> or -.->, either with a label (-- text --> or -. text .->).
+EDGE = re.compile(r"\s+(?:--\s.*?\s-->|-\.\s.*?\s\.->|-->|-\.->)\s+")
+
+
+def release_picture() -> tuple[dict[str, set[str | None]], set[tuple[str, str]], set[tuple[str, str]], dict[str, set[str]]]:
+    """The README's mermaid flowchart under "The ReleaseStateMachine": for each node (a subgraph
+    is a Map state) the subgraphs it is mentioned in (None: none), every edge, the dotted edges,
+    and each node's shapes ("{}" a Choice, "([])" an end)."""
+    section = README[README.index("### The ReleaseStateMachine") :]
+    block = re.search(r"```mermaid\n(.*?)```", section, flags=re.S)
+    assert block, "the README has no mermaid picture under The ReleaseStateMachine"
+    mentions: dict[str, set[str | None]] = {}
+    edges: set[tuple[str, str]] = set()
+    dotted: set[tuple[str, str]] = set()
+    shapes: dict[str, set[str]] = {}
+    enclosing: list[str] = []
+    for line in block.group(1).splitlines():
+        line = line.strip()
+        if not line or line.startswith(("flowchart", "%%")):
+            continue
+        if line == "end":
+            enclosing.pop()
+            continue
+        subgraph = re.match(r"subgraph (\w+)", line)
+        if subgraph:
+            mentions.setdefault(subgraph.group(1), set()).add(enclosing[-1] if enclosing else None)
+            enclosing.append(subgraph.group(1))
+            continue
+        for node, shape in NODE_SHAPE.findall(line):
+            shapes.setdefault(node, set()).add("([])" if shape.startswith("([") else shape[0] + shape[-1])
+        plain = NODE_SHAPE.sub(r"\1", line)
+        links = [match.group(0).strip() for match in EDGE.finditer(f" {plain} ")]
+        groups = [[node.strip() for node in part.split("&")] for part in EDGE.split(f" {plain} ") if part.strip()]
+        for group in groups:
+            for node in group:
+                assert re.fullmatch(r"\w+", node), f"cannot read {node!r} in {line!r}"
+                mentions.setdefault(node, set()).add(enclosing[-1] if enclosing else None)
+        for link, sources, targets in zip(links, groups, groups[1:], strict=False):
+            for source in sources:
+                for target in targets:
+                    edges.add((source, target))
+                    if link.startswith("-."):
+                        dotted.add((source, target))
+    return mentions, edges, dotted, shapes
+
+
+def asl_states(states: dict[str, Any], parent: str | None = None) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+    """Each state with the Map state it runs in (None: the top level)."""
+    for name, state in states.items():
+        yield name, state, parent
+        inner = state.get("ItemProcessor") or state.get("Iterator")
+        if inner:
+            yield from asl_states(inner["States"], name)
+
+
+def transitions(state: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Where a state goes next (Next, Choices, Default, Catch), and where its Catch rules go."""
+    caught = {rule["Next"] for rule in state.get("Catch", [])}
+    going = {choice["Next"] for choice in state.get("Choices", [])} | {state[key] for key in ("Next", "Default") if key in state}
+    return going | caught, caught
+
+
+def test_the_readme_draws_the_release_state_machine_as_the_asl_defines_it() -> None:
+    mentions, edges, dotted, shapes = release_picture()
+    states = list(asl_states(json.loads(RELEASE_ASL.read_text(encoding="utf-8"))["States"]))
+    names = {name for name, _, _ in states}
+    assert sorted(set(mentions) - names) == [], "nodes of the picture that are no state"
+    assert sorted(names - set(mentions)) == [], "states the picture does not draw"
+    # Each state is drawn inside the subgraph of the Map state it runs in, and nowhere else.
+    assert {name: mentions[name] for name, _, parent in states if mentions[name] != {parent}} == {}
+    expected = {(name, target) for name, state, _ in states for target in transitions(state)[0]}
+    assert sorted(edges - expected) == [], "edges the ASL does not have"
+    assert sorted(expected - edges) == [], "transitions the picture does not draw"
+    caught = {(name, target) for name, state, _ in states for target in transitions(state)[1]}
+    assert sorted(dotted - caught) == [], "dotted edges that are not a Catch"
+    for name, state, _ in states:
+        if state["Type"] == "Choice":
+            assert "{}" in shapes.get(name, set()), f"the Choice {name} is not drawn as a decision"
+        if state["Type"] in ("Succeed", "Fail"):
+            assert "([])" in shapes.get(name, set()), f"{name} ends the execution but is not drawn as an end"

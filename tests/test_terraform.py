@@ -96,12 +96,15 @@ def test_asl_placeholders_match_templatefile_variables() -> None:
 
 
 def test_lambda_tf_configures_every_handler_of_lambda_src_and_no_other() -> None:
-    lambda_locals = locals_of("lambda.tf")
-    assert set(lambda_locals["handlers"]) == set(HANDLERS)
-    assert set(lambda_locals["handler_policies"]) == set(HANDLERS)
-    assert set(lambda_locals["handler_environment"]) == set(HANDLERS)
+    # lambda.tf's maps hold the deployment's handlers, releases.tf's the releases'; lambda.tf merges them.
+    lambda_locals, release_locals = locals_of("lambda.tf"), locals_of("releases.tf")
+    for name in ("handlers", "handler_policies", "handler_environment"):
+        deployment, releases = set(lambda_locals[f"deployment_{name}"]), set(release_locals[f"release_{name}"])
+        assert not deployment & releases and deployment | releases == set(HANDLERS), name
+        assert lambda_locals[name] == f"${{merge(local.deployment_{name}, local.release_{name})}}", name
     # Each handler's policy is a document of its own.
-    assert len(set(lambda_locals["handler_policies"].values())) == len(HANDLERS)
+    policies = [*lambda_locals["deployment_handler_policies"].values(), *release_locals["release_handler_policies"].values()]
+    assert len(set(policies)) == len(HANDLERS)
 
 
 def test_every_handler_function_has_design_handler_tracing_and_own_role() -> None:
@@ -181,17 +184,44 @@ def test_every_module_has_the_files_and_provider_versions_of_the_root() -> None:
         assert readme.index("```hcl") < readme.index("\n## "), f"{module.name}/README.md does not open with a usage example"
 
 
+def session_name_written_once(name: str, local: str) -> str:
+    """The session name the local `local` of `name` holds: an STS role session name, written as a
+    literal in that file alone of the root's .tf files. The reference to it, ${local.<local>}."""
+    session_name = locals_of(name)[local]
+    assert re.fullmatch(r"[\w+=,.@-]{2,64}", session_name), f"{session_name!r} is not an STS role session name"
+    written = [path.name for path in sorted(ROOT.glob("*.tf")) if f'"{session_name}"' in path.read_text(encoding="utf-8")]
+    assert written == [name], written
+    return f"${{local.{local}}}"
+
+
 def test_the_pipeline_waiter_session_name_is_written_once() -> None:
     """The session name the waiter assumes target roles with is one local: the waiter's environment,
     its AssumeRole condition and the pipeline_waiter output (which modules/pipeline-access's trust
     policy takes) refer to it."""
-    session_name = locals_of("lambda.tf")["pipeline_waiter_session_name"]
-    assert re.fullmatch(r"[\w+=,.@-]{2,64}", session_name), f"{session_name!r} is not an STS role session name"
-    written = [path.name for path in sorted(ROOT.glob("*.tf")) if f'"{session_name}"' in path.read_text(encoding="utf-8")]
-    assert written == ["lambda.tf"], written
-    reference = "${local.pipeline_waiter_session_name}"
-    assert locals_of("lambda.tf")["handler_environment"]["waiter"]["PIPELINE_SESSION_NAME"] == reference
+    reference = session_name_written_once("lambda.tf", "pipeline_waiter_session_name")
+    assert locals_of("lambda.tf")["deployment_handler_environment"]["waiter"]["PIPELINE_SESSION_NAME"] == reference
     (output,) = [entry["pipeline_waiter"] for entry in load_hcl("outputs.tf")["output"] if "pipeline_waiter" in entry]
     assert output["value"]["session_name"] == reference
     (statement,) = [s for s in statements(blocks(load_hcl("lambda.tf"), "data", "aws_iam_policy_document")["waiter"]) if s.get("sid") == "AssumePipelineAccessRoles"]
     assert statement["condition"][0]["values"] == [reference]
+
+
+def test_the_release_session_name_is_written_once() -> None:
+    """The session name release_steps and release_events assume other accounts' roles with is one
+    local: their environments, their AssumeRole condition and the pipeline_releases output (which
+    modules/pipeline-access's trust policy and stop condition take) refer to it, and it is not the
+    waiter's (the module tells a release's session from the waiter's by it)."""
+    reference = session_name_written_once("releases.tf", "release_session_name")
+    assert locals_of("releases.tf")["release_session_name"] != locals_of("lambda.tf")["pipeline_waiter_session_name"]
+    environments = locals_of("releases.tf")["release_handler_environment"]
+    assert {handler for handler, environment in environments.items() if "RELEASE_SESSION_NAME" in environment} == {"release_steps", "release_events"}
+    assert all(environments[handler]["RELEASE_SESSION_NAME"] == reference for handler in ("release_steps", "release_events"))
+    (output,) = [entry["pipeline_releases"] for entry in load_hcl("outputs.tf")["output"] if "pipeline_releases" in entry]
+    assert output["value"]["session_name"] == reference
+    assert output["value"]["role_arns"] == ['${aws_iam_role.handler["release_steps"].arn}', '${aws_iam_role.handler["release_events"].arn}']
+    documents = blocks(load_hcl("releases.tf"), "data", "aws_iam_policy_document")
+    (statement,) = [s for s in statements(documents["follow_release_pipelines"]) if s.get("sid") == "AssumeReleaseAccessRoles"]
+    assert statement["condition"][0] == {"test": "StringEquals", "variable": "sts:RoleSessionName", "values": [reference]}
+    # Both handlers that assume the roles take the statement, and no other release handler does.
+    takes = {name for name, document in documents.items() if "${data.aws_iam_policy_document.follow_release_pipelines.json}" in document.get("source_policy_documents", [])}
+    assert takes == {"release_steps", "release_events"}, takes

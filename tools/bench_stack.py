@@ -12,8 +12,15 @@
   AWS seconds after its last traffic shift; AWS does not document that lag, so several values are
   run. The delay is computed from the waiting strategy (checks at shift + k x poll), because local
   invocations take real milliseconds that a 60x clock would inflate into seconds;
+- per release (docs/releases.md) of three pipelines in two waves, run twice, with pipelines of 2 s
+  and of 20 s: the release's state transitions (the same however long its pipelines run) and the
+  detection delay of each pipeline's end (from the run's end, GetPipelineExecution's lastUpdateTime,
+  to the end of the release's wait for it in the execution's history), next to what a loop polling
+  each pipeline every 30 seconds costs for pipelines of 20 minutes (a Wait, a check and a Choice per
+  poll: 3 transitions; its detection delay is up to the poll interval);
 - wall time of the end-to-end suite (pytest tests/e2e), unless --no-e2e.
-Targets: <= 30 transitions for a happy path with a 5-minute production canary, <= 5 s detection.
+Targets: <= 30 transitions for a happy path with a 5-minute production canary, <= 5 s detection;
+a release's transitions independent of its pipelines' length, <= 5 s detection of a pipeline's end.
 """
 
 import argparse
@@ -25,7 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -94,6 +103,63 @@ def add_a_service(stack: LocalStack, log: object) -> None:
     )
 
 
+RELEASE_PIPELINE_SECONDS = (2, 20)
+POLL_SECONDS, POLLED_MINUTES, TRANSITIONS_PER_POLL = 30, 20, 3
+
+
+def release_manifest(release_id: str, seconds: int) -> dict[str, object]:
+    sleep = {"sleep_seconds": str(seconds)}
+    return {
+        "release_id": release_id,
+        "pipelines": [{"name": "web", "variables": sleep}, {"name": "search", "variables": sleep}, {"name": "worker", "after": ["web"], "variables": sleep}],
+    }
+
+
+def wait_ends(history: list[dict[str, Any]]) -> dict[str, datetime]:
+    """When the release's wait for each pipeline execution ended: the TaskSucceeded of its
+    WaitForPipeline (the task's output names the execution)."""
+    ends = {}
+    for event in history:
+        details = event.get("taskSucceededEventDetails")
+        if details and details.get("resourceType") == "lambda" and '"execution_id"' in details.get("output", ""):
+            ends[json.loads(details["output"])["execution_id"]] = event["timestamp"]
+    return ends
+
+
+def run_ended_at(pipeline: str, execution_id: str) -> datetime:
+    """When the pipeline execution ended: its lastUpdateTime in ListPipelineExecutions."""
+    summaries = boto3.client("codepipeline").list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]
+    return next(summary["lastUpdateTime"] for summary in summaries if summary["pipelineExecutionId"] == execution_id)  # type: ignore[no-any-return]
+
+
+def bench_releases(stack: LocalStack, log: object) -> None:
+    from local_aws import releases
+
+    with contextlib.redirect_stdout(log):  # type: ignore[type-var]
+        releases.create_pipelines()
+    print(f"\nreleases of 3 pipelines in 2 waves; a {POLL_SECONDS}-s poll loop of {POLLED_MINUTES}-minute pipelines shown for comparison")
+    print(f"{'pipelines run':<16}{'release wall s':>15}{'transitions':>13}{'detection delay s (max)':>25}")
+    for seconds in RELEASE_PIPELINE_SECONDS:
+        release_id = f"bench-{seconds}s"
+        started = time.monotonic()
+        releases.upload(stack, release_manifest(release_id, seconds))
+        execution = releases.wait_for_release(stack, release_id, timeout_seconds=300)
+        wall = time.monotonic() - started
+        history = stack.history(execution["executionArn"])
+        transitions = len([event for event in history if "stateEnteredEventDetails" in event])
+        ends = wait_ends(history)
+        delays = []
+        for record, run in releases.records(stack, release_id).items():
+            if record.startswith("pipeline#") and run.get("execution_id") in ends:
+                delays.append((ends[run["execution_id"]] - run_ended_at(run["pipeline"], run["execution_id"])).total_seconds())
+        delay = max(delays) if delays else float("nan")
+        print(f"{f'{seconds} s each':<16}{wall:>15.1f}{transitions:>13}{delay:>25.2f}  {verdict(execution['status'] == 'SUCCEEDED' and delay <= DETECTION_TARGET_SECONDS)}")
+    polls = POLLED_MINUTES * 60 // POLL_SECONDS
+    print(
+        f"{f'{POLLED_MINUTES} min, 30-s poll':<16}{'':>15}{3 * polls * TRANSITIONS_PER_POLL:>13}{POLL_SECONDS:>25.2f}  ({polls} polls x {TRANSITIONS_PER_POLL} transitions x 3 pipelines, plus the release's own)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-e2e", action="store_true", help="skip timing the end-to-end suite")
@@ -127,6 +193,7 @@ def main() -> None:
                 transitions = len(stack.states_entered(execution["executionArn"]))
                 delay = detection_delay_seconds(lag, poll)
                 print(f"{lag:<24.0f}{seconds:>12.1f}{transitions:>13}  {verdict(transitions <= TRANSITIONS_TARGET):<12}{delay:>18.1f}  {verdict(delay <= DETECTION_TARGET_SECONDS):<12}")
+            bench_releases(stack, log)
         finally:
             with contextlib.redirect_stdout(log):
                 stack.empty_buckets()

@@ -1,7 +1,7 @@
 """Builds the Lambda zips reproducibly: the same sources always give byte-identical zips, so
 Terraform's source_code_hash changes only when code changes.
 
-    python tools/package.py handler NAME OUT.zip   # lambda_src/NAME/*.py + lambda_src/shared/
+    python tools/package.py handler NAME OUT.zip   # lambda_src/NAME/*.py + lambda_src/shared/ (+ HANDLER_FILES)
     python tools/package.py app OUT.zip            # app/src/ + app/test_cases.json
     python tools/package.py layer OUT.zip          # requirements-layer.txt under python/
 """
@@ -20,6 +20,9 @@ SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 # The one list of handlers: every lambda_src/<name>/handler.py. The Makefile, the local AWS, the
 # bench and the tests read it; lambda.tf gives each one its settings and policy.
 HANDLERS = tuple(sorted(path.parent.name for path in (ROOT / "lambda_src").glob("*/handler.py")))
+# Files of the repository a handler reads at run time, by where its zip holds them: the release
+# manifest's schema beside shared/manifest.py (the API's request validator reads the same file).
+HANDLER_FILES = {"release_intake": {"shared/release-manifest.schema.json": ROOT / "schemas" / "release-manifest.schema.json"}}
 
 
 def files_under(folder: Path, prefix: str) -> Iterable[tuple[Path, str]]:
@@ -46,7 +49,8 @@ def handler_entries(name: str) -> list[tuple[Path, str]]:
     source = ROOT / "lambda_src" / name
     if not (source / "handler.py").is_file():
         sys.exit(f"no handler at {source / 'handler.py'}")
-    return [*files_under(source, ""), *files_under(ROOT / "lambda_src" / "shared", "shared/")]
+    extra = [(path, name) for name, path in HANDLER_FILES.get(name, {}).items()]
+    return [*files_under(source, ""), *files_under(ROOT / "lambda_src" / "shared", "shared/"), *extra]
 
 
 def app_entries() -> list[tuple[Path, str]]:

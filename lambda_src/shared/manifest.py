@@ -1,4 +1,4 @@
-"""The release manifest (issue 12, docs/releases.md): read, checked and put in waves.
+"""The release manifest (docs/releases.md): read, checked and put in waves.
 
     read_manifest(document, allowed) -> Manifest
 
@@ -20,10 +20,9 @@ and an example:
    assume (Allowed), and a pipeline the allow-list has in this account is not given a role_arn; at
    most MAX_MANIFEST_BYTES once serialized.
 
-The schema file is read from beside this module, where a handler zip is to carry it (the release
-handlers of issue 12 will have tools/package.py copy it there; no zip does yet), else from the
-repository's schemas/ folder (the tests, the local run): schema_path() says which, or raises
-ConfigurationError naming both places.
+The schema file is read from beside this module, where release_intake's zip carries it
+(tools/package.py HANDLER_FILES), else from the repository's schemas/ folder (the tests): schema_path()
+says which, or raises ConfigurationError naming both places.
 """
 
 import json

@@ -3,26 +3,74 @@
 # ---------------------------------------------------------------------------
 
 variable "waiter" {
-  description = "The platform's waiter: the root configuration's `pipeline_waiter` output (its function_name is not used). role_arn is the waiter's execution role, the one principal the role trusts; session_name is the session name the waiter assumes the role with, which the trust policy requires."
+  description = "The platform's waiter: the root configuration's `pipeline_waiter` output (its function_name is not used). role_arn is the waiter's execution role, which the trust policy's PlatformWaiter statement names as its one principal; session_name is the session name the waiter assumes the role with, which that statement requires. Null: the waiter may not assume the role (releases must then be set)."
   type = object({
     role_arn     = string
     session_name = string
   })
-  nullable = false
+  default = null
 
   validation {
-    condition     = can(regex("^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([\\w+=,.@-]+/)*[\\w+=,.@-]{1,64}$", var.waiter.role_arn))
-    error_message = "waiter.role_arn must be the ARN of an IAM role, arn:<partition>:iam::<12-digit account>:role/<path/><name> (partition aws, aws-cn, aws-us-gov, ...), without wildcards: the trust policy names it as its one principal. Pass the platform's pipeline_waiter output."
+    condition     = var.waiter == null || can(regex("^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([\\w+=,.@-]+/)*[\\w+=,.@-]{1,64}$", var.waiter.role_arn))
+    error_message = "waiter.role_arn must be the ARN of an IAM role, arn:<partition>:iam::<12-digit account>:role/<path/><name> (partition aws, aws-cn, aws-us-gov, ...), without wildcards: the trust policy's PlatformWaiter statement names it as its one principal. Pass the platform's pipeline_waiter output."
   }
 
   validation {
-    condition     = can(regex("^[\\w+=,.@-]{2,64}$", var.waiter.session_name))
+    condition     = var.waiter == null || can(regex("^[\\w+=,.@-]{2,64}$", var.waiter.session_name))
     error_message = "waiter.session_name must be 2 to 64 letters, digits or + = , . @ _ - (an STS role session name): the session name the platform's waiter uses, its pipeline_waiter output's session_name."
   }
 }
 
+variable "releases" {
+  description = "The platform's release handlers (docs/releases.md): the root configuration's `pipeline_releases` output. role_arns are the roles of release_steps and release_events, which the trust policy's PlatformReleases statement names as its principals; session_name is the session name they assume the role with, which that statement requires. Set, the releases' sessions may also stop the pipelines with start = true (StopPipelines). Null: no release may assume the role."
+  type = object({
+    role_arns    = list(string)
+    session_name = string
+  })
+  default = null
+
+  # The rules that also read var.waiter are here (a rule of var.waiter reading var.releases would
+  # make a cycle).
+  validation {
+    condition     = var.waiter != null || var.releases != null
+    error_message = "waiter and releases are both null: the role would trust nobody. Set waiter (the platform's pipeline_waiter output), releases (its pipeline_releases output), or both."
+  }
+
+  validation {
+    condition     = var.releases == null || try(length(var.releases.role_arns) > 0, false)
+    error_message = "releases.role_arns must list at least one role: the platform's pipeline_releases output lists the roles of release_steps and release_events."
+  }
+
+  validation {
+    condition     = var.releases == null || try(alltrue([for arn in var.releases.role_arns : can(regex("^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([\\w+=,.@-]+/)*[\\w+=,.@-]{1,64}$", arn))]), true)
+    error_message = "releases.role_arns: each entry must be the ARN of an IAM role, arn:<partition>:iam::<12-digit account>:role/<path/><name> (partition aws, aws-cn, aws-us-gov, ...), without wildcards: the trust policy names them as its principals. Pass the platform's pipeline_releases output."
+  }
+
+  validation {
+    condition     = var.releases == null || anytrue([for pipeline in var.pipelines : pipeline.start])
+    error_message = "releases is set but no pipeline of pipelines has start = true: a release starts every pipeline of its manifest, so it could release none here. Set start = true on the pipelines releases may run, or leave releases null."
+  }
+
+  validation {
+    condition     = var.releases == null || try(length(distinct(var.releases.role_arns)) == length(var.releases.role_arns), true)
+    error_message = "releases.role_arns lists a role twice: list each once."
+  }
+
+  validation {
+    condition     = var.releases == null || can(regex("^[\\w+=,.@-]{2,64}$", var.releases.session_name))
+    error_message = "releases.session_name must be 2 to 64 letters, digits or + = , . @ _ - (an STS role session name): the session name the platform's release handlers use, its pipeline_releases output's session_name."
+  }
+
+  # The role's policy lets only the releases' sessions stop a pipeline, telling them from the
+  # waiter's by their session name (main.tf, StopPipelines).
+  validation {
+    condition     = try(var.releases.session_name != var.waiter.session_name && !contains(var.releases.role_arns, var.waiter.role_arn), true)
+    error_message = "releases must be told apart from the waiter: releases.session_name must differ from waiter.session_name, and releases.role_arns must not list waiter.role_arn (only a release's session may stop a pipeline). Pass the platform's pipeline_releases and pipeline_waiter outputs."
+  }
+}
+
 variable "organization_id" {
-  description = "ID of the AWS Organizations organization the waiter's account belongs to. Set, the trust policy also requires aws:PrincipalOrgID to be it; null adds no such condition."
+  description = "ID of the AWS Organizations organization the platform's account belongs to. Set, each statement of the trust policy (the waiter's and the releases') also requires aws:PrincipalOrgID to be it; null adds no such condition."
   type        = string
   default     = null
 
@@ -37,7 +85,7 @@ variable "organization_id" {
 # ---------------------------------------------------------------------------
 
 variable "pipelines" {
-  description = "The pipelines of this account the waiter may follow, by name: it may read their executions and action executions (GetPipelineExecution, ListPipelineExecutions, ListActionExecutions), and with start = true also start them (StartPipelineExecution, a waiter action with \"trigger\": true)."
+  description = "The pipelines of this account the waiter and the releases may follow, by name: they may read their executions and action executions (GetPipelineExecution, ListPipelineExecutions, ListActionExecutions), and with start = true also start them (StartPipelineExecution: a waiter action with \"trigger\": true, or a release, which starts every pipeline of its manifest), and, the releases alone, stop them (StopPipelineExecution)."
   type = map(object({
     start = optional(bool, false)
   }))
@@ -45,7 +93,7 @@ variable "pipelines" {
 
   validation {
     condition     = length(var.pipelines) > 0
-    error_message = "pipelines must name at least one pipeline: a role that may follow none would be of no use to the waiter."
+    error_message = "pipelines must name at least one pipeline: a role that may follow none would be of no use to the waiter or a release."
   }
 
   validation {
@@ -70,7 +118,7 @@ variable "region" {
 # ---------------------------------------------------------------------------
 
 variable "role_name" {
-  description = "Name of the role. The platform's waiter_target_role_arns lists its ARN, so changing the name means changing that list too."
+  description = "Name of the role. The platform's waiter_target_role_arns (and, with releases, release_target_role_arns) lists its ARN, so changing the name means changing those lists too."
   type        = string
   default     = "pipeline-waiter-access"
   nullable    = false

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e.deployments import PREFIX, ROOT, AwsClient, new_version, push
-from local_aws.stack import DEFAULT_SERVICE, SERVICE_APPS, LocalStack
+from local_aws.stack import DEFAULT_SERVICE, RELEASE_PIPELINES, RELEASE_TARGET_ROLE_ARNS, SERVICE_APPS, LocalStack
 from tools.lint_rendered import lint_state, missing_tools
 from tools.package import HANDLERS
 
@@ -68,6 +68,21 @@ def test_apply_creates_every_handler_with_its_environment(stack: LocalStack, aws
             "DEPLOYMENTS_TABLE": outputs["deployments_table_name"],
             "NOTIFICATION_TOPIC_ARN": outputs["notification_topic_arn"],
         },
+    }
+    console, releases = "https://us-east-1.console.aws.amazon.com", outputs["releases"]
+    release_records = {"RELEASES_TABLE": releases["table_name"], "RELEASE_SESSION_NAME": outputs["pipeline_releases"]["session_name"]}
+    expected |= {
+        "release_intake": {
+            "RELEASES_TABLE": releases["table_name"],
+            "RELEASE_BUCKET": outputs["release_bucket_name"],
+            "RELEASE_STATE_MACHINE_ARN": releases["state_machine_arn"],
+            "RELEASE_PIPELINES": json.dumps(RELEASE_PIPELINES, separators=(",", ":")),
+            "RELEASE_ROLE_ARNS": json.dumps(RELEASE_TARGET_ROLE_ARNS, separators=(",", ":")),
+            "NOTIFICATION_TOPIC_ARN": outputs["notification_topic_arn"],
+            "CONSOLE_URL": console,
+        },
+        "release_steps": release_records | {"CONSOLE_URL": console},
+        "release_events": release_records | {"RELEASE_QUIET_SECONDS": "60"},
     }
 
     assert sorted(stack.handler_functions) == sorted(HANDLERS) == sorted(expected)
