@@ -45,9 +45,8 @@ def print_release(stack: LocalStack, out: TextIO, release_id: str) -> dict[str, 
     found = releases.records(stack, release_id)
     release = found["release"]
     print(f"   release {release_id}: {execution['status']} ({release['status']})" + (f": {execution.get('error')}" if execution.get("error") else ""), file=out)
-    for record, run in sorted(found.items()):
-        if not record.startswith("pipeline#"):
-            continue
+    runs = [run for record, run in found.items() if record.startswith("pipeline#")]
+    for run in sorted(runs, key=lambda run: (run.get("wave") or 0, run["pipeline"])):
         changes = ", ".join(f"{change['status']} {change['at'][11:19]} ({change['seen']})" for change in run.get("changes", []))
         print(f"     wave {run.get('wave')}  {run['pipeline']:<22} {run['status']:<11} {changes}", file=out)
         if run.get("summary"):
