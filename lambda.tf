@@ -322,6 +322,7 @@ data "aws_iam_policy_document" "rollback" {
     data.aws_iam_policy_document.handler_basics["rollback"].json,
     data.aws_iam_policy_document.read_registrations.json,
     data.aws_iam_policy_document.assume_access["rollback"].json,
+    data.aws_iam_policy_document.use_key_through_dynamodb.json,
   ]
 
   statement {
@@ -329,7 +330,11 @@ data "aws_iam_policy_document" "rollback" {
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [local.table_arn]
   }
+}
 
+# The encrypted tables, for a handler that reaches no other encrypted service: rollback and the
+# release handlers (releases.tf).
+data "aws_iam_policy_document" "use_key_through_dynamodb" {
   statement {
     sid       = "UseKeyThroughDynamoDB"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]

@@ -331,20 +331,6 @@ resource "aws_sfn_state_machine" "release" {
 # Policy documents of the release handlers
 # ---------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "release_records" {
-  statement {
-    sid       = "UseKeyThroughDynamoDB"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.platform.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${local.region}.${local.dns_suffix}"]
-    }
-  }
-}
-
 # Ending a release's wait for a pipeline run: SendTaskSuccess with the wait's task token.
 data "aws_iam_policy_document" "answer_release_waits" {
   source_policy_documents = [data.aws_iam_policy_document.release_execution_data.json]
@@ -435,7 +421,7 @@ data "aws_iam_policy_document" "release_intake" {
 data "aws_iam_policy_document" "release_steps" {
   source_policy_documents = [
     data.aws_iam_policy_document.handler_basics["release_steps"].json,
-    data.aws_iam_policy_document.release_records.json,
+    data.aws_iam_policy_document.use_key_through_dynamodb.json,
     data.aws_iam_policy_document.answer_release_waits.json,
     data.aws_iam_policy_document.follow_release_pipelines.json,
   ]
@@ -460,7 +446,7 @@ data "aws_iam_policy_document" "release_steps" {
 data "aws_iam_policy_document" "release_events" {
   source_policy_documents = [
     data.aws_iam_policy_document.handler_basics["release_events"].json,
-    data.aws_iam_policy_document.release_records.json,
+    data.aws_iam_policy_document.use_key_through_dynamodb.json,
     data.aws_iam_policy_document.answer_release_waits.json,
     data.aws_iam_policy_document.follow_release_pipelines.json,
   ]
