@@ -97,12 +97,21 @@ def post(stack: LocalStack, manifest: Any, credentials: tuple[str, str] | None) 
 def records(stack: LocalStack, release_id: str) -> dict[str, dict[str, Any]]:
     """The release's records by their `record` key (release, pipeline#<name>, submission#...)."""
     deserializer = TypeDeserializer()
-    found = boto3.client("dynamodb").query(
-        TableName=stack.outputs["releases"]["table_name"],
-        KeyConditionExpression="release_id = :id",
-        ExpressionAttributeValues={":id": {"S": release_id}},
-        ConsistentRead=True,
-    )
+    for attempt in range(5):
+        try:
+            found = boto3.client("dynamodb").query(
+                TableName=stack.outputs["releases"]["table_name"],
+                KeyConditionExpression="release_id = :id",
+                ExpressionAttributeValues={":id": {"S": release_id}},
+                ConsistentRead=True,
+            )
+            break
+        except RuntimeError:
+            # moto's in-process DynamoDB is not thread-safe: a query here can meet an item a
+            # handler is updating in another thread ("dictionary changed size during iteration").
+            if attempt == 4:
+                raise
+            time.sleep(0.05)
     return {item["record"]["S"]: {name: deserializer.deserialize(value) for name, value in item.items()} for item in found["Items"]}
 
 
