@@ -40,6 +40,13 @@ PLUGIN_CACHE = ROOT / ".local-aws" / "plugin-cache"
 TESTED_AWS_PROVIDER = "5.100.0"
 PACKAGES = (*HANDLERS, "layer", "app")
 
+# The provider's max_retries, which is its SDK's number of attempts per call (1: no retry; AWS's
+# default is 25). Three: on a loaded machine the local endpoint sometimes closes a connection while
+# the provider reads a 200 response ("use of closed network connection"), which the provider counts
+# as a passing failure. It failed two CI applies with one attempt. Not more: a call moto answers with
+# an error should fail the apply within seconds.
+LOCAL_PROVIDER_MAX_ATTEMPTS = 3
+
 # Endpoint arguments of the provider's `endpoints {}` block (their names in provider 5.100), one
 # per service the configuration calls. CodeCommit and the connection services are only read when
 # source_provider selects them, but pointing them here too keeps any variant off real AWS.
@@ -66,7 +73,7 @@ ENDPOINT_SERVICES = (
 )
 
 
-def provider_override(endpoint: str, max_retries: int = 1, pin_version: str | None = None, aliases: tuple[str, ...] = ()) -> str:
+def provider_override(endpoint: str, max_retries: int = LOCAL_PROVIDER_MAX_ATTEMPTS, pin_version: str | None = None, aliases: tuple[str, ...] = ()) -> str:
     """The provider block that points every service at `endpoint`, with static test credentials.
     Terraform merges it into the configuration's own `provider "aws"` (region, default_tags), and
     a copy of it into each aliased `provider "aws"` named in `aliases` (whose assume_role, if any,
@@ -97,7 +104,7 @@ def provider_block(endpoints: str, max_retries: int, alias: str | None) -> str:
     )
 
 
-def write_provider_override(workdir: Path, endpoint: str, max_retries: int = 1, pin_version: str | None = None, aliases: tuple[str, ...] = ()) -> Path:
+def write_provider_override(workdir: Path, endpoint: str, max_retries: int = LOCAL_PROVIDER_MAX_ATTEMPTS, pin_version: str | None = None, aliases: tuple[str, ...] = ()) -> Path:
     path = workdir / OVERRIDE_FILE
     path.write_text(provider_override(endpoint, max_retries, pin_version, aliases), encoding="utf-8")
     return path
@@ -257,7 +264,7 @@ class LocalTerraform:
         workdir: Path = DEFAULT_WORKDIR,
         variables: dict[str, str] | None = None,
         log_path: Path | None = None,
-        max_retries: int = 1,
+        max_retries: int = LOCAL_PROVIDER_MAX_ATTEMPTS,
         configuration: Path = ROOT,
         provider_aliases: tuple[str, ...] = (),
     ) -> "LocalTerraform":
