@@ -87,7 +87,7 @@ test: install package
 	@$(MAKE) --no-print-directory -j3 --output-sync=target lint-terraform lint-python test-unit test-e2e
 
 test-unit: install package
-	$(PY) -m pytest -q -n auto --ignore=tests/e2e tests
+	$(PY) -m pytest -q -n auto --dist loadgroup --ignore=tests/e2e tests
 
 test-e2e: install package
 	$(PY) -m pytest -q tests/e2e

@@ -1,4 +1,5 @@
-# The platform handlers: the deployment's seven here, the releases' three in releases.tf. Each one
+# The platform handlers: the deployment's seven here, the releases' three in releases.tf, the
+# notifier in notifications.tf (with chat destinations only). Each one
 # has its own log group, role and inline policy; the policy
 # documents below grant each handler what it touches for every service (the platform's buckets,
 # table, key and the services' registrations). A service's functions, deployment groups and
@@ -54,7 +55,7 @@ locals {
       timeout       = 150
     }
   }
-  handlers = merge(local.deployment_handlers, local.release_handlers)
+  handlers = merge(local.deployment_handlers, local.release_handlers, local.notification_handlers)
 
   # Built from the names: the handlers' policies name each other, and the functions depend on their policies.
   handler_function_arns = { for name, handler in local.handlers : name => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${handler.function_name}" }
@@ -96,15 +97,18 @@ locals {
       STOP_FUNCTION_NAME        = local.handlers.stop_deployment.function_name
       PIPELINE_SESSION_NAME     = local.pipeline_waiter_session_name
       WAITER_ROLE_ARN           = aws_iam_role.handler["waiter"].arn
+      NOTIFICATION_TOPIC_ARN    = aws_sns_topic.notifications.arn
+      CONSOLE_URL               = local.console_url
     }
     stop_deployment = {
       STATE_MACHINE_ARN      = local.state_machine_arn
       ROLLBACK_FUNCTION_NAME = local.handlers.rollback.function_name
       DEPLOYMENTS_TABLE      = aws_dynamodb_table.deployments.name
       NOTIFICATION_TOPIC_ARN = aws_sns_topic.notifications.arn
+      CONSOLE_URL            = local.console_url
     }
   }
-  handler_environment = merge(local.deployment_handler_environment, local.release_handler_environment)
+  handler_environment = merge(local.deployment_handler_environment, local.release_handler_environment, local.notification_handler_environment)
 
   deployment_handler_policies = {
     validate_code   = data.aws_iam_policy_document.validate_code.json
@@ -115,7 +119,10 @@ locals {
     waiter          = data.aws_iam_policy_document.waiter.json
     stop_deployment = data.aws_iam_policy_document.stop_deployment.json
   }
-  handler_policies = merge(local.deployment_handler_policies, local.release_handler_policies)
+  handler_policies = merge(local.deployment_handler_policies, local.release_handler_policies, local.notification_handler_policies)
+
+  # The partition's console, for the links of answers and notifications ("" where AWS documents none).
+  console_url = local.console == null ? "" : local.console
 
   artifact_objects_arn = "${aws_s3_bucket.this["artifacts"].arn}/*"
   table_arn            = aws_dynamodb_table.deployments.arn
@@ -373,6 +380,25 @@ data "aws_iam_policy_document" "waiter" {
     sid       = "StopDeployments"
     actions   = ["lambda:InvokeFunction"]
     resources = [local.handler_function_arns["stop_deployment"]]
+  }
+
+  # How a pipeline wait ended, told to the encrypted topic.
+  statement {
+    sid       = "NotifyWaits"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+
+  statement {
+    sid       = "UseKeyThroughSns"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.platform.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sns.${local.region}.${local.dns_suffix}"]
+    }
   }
 
   # The Service Authorization Reference lists no resource type for PutJobSuccessResult and

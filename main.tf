@@ -102,6 +102,28 @@ data "aws_iam_policy_document" "key" {
       values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:*"]
     }
   }
+
+  # The chat-failures alarm (notifications.tf) publishes to the encrypted topic as CloudWatch.
+  dynamic "statement" {
+    for_each = local.chat_enabled ? [local.chat_alarm_name] : []
+
+    content {
+      sid       = "CloudWatchAlarmPublishesToTopic"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = ["*"]
+
+      principals {
+        type        = "Service"
+        identifiers = ["cloudwatch.amazonaws.com"]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${statement.value}"]
+      }
+    }
+  }
 }
 
 # ---------------------------------------------------------------------------

@@ -137,3 +137,22 @@ output "pipeline_releases" {
     session_name = local.release_session_name
   }
 }
+
+output "chat_destinations" {
+  description = "Each chat destination's type and secret, with the command that puts its webhook URL in a secret Terraform created (docs/notifications.md)."
+  value = {
+    for key, destination in var.chat_destinations : key => {
+      type       = destination.type
+      secret_arn = local.chat_secret_arns[key]
+      put_url    = destination.secret_arn == null ? "aws secretsmanager put-secret-value --secret-id ${local.chat_secret_arns[key]} --secret-string 'https://...'" : null
+    }
+  }
+}
+
+output "chat_failures" {
+  description = "Where chat notifications that could not be delivered wait (the SQS queue's URL), and the alarm that says so; null without chat_destinations."
+  value = local.chat_enabled ? {
+    queue_url  = aws_sqs_queue.chat_failures[0].url
+    alarm_name = aws_cloudwatch_metric_alarm.chat_failures[0].alarm_name
+  } : null
+}

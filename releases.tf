@@ -12,7 +12,6 @@ locals {
   release_session_name        = "pipeline-release"
   release_watching_index      = "watching"
   release_execution_index     = "execution"
-  release_console_url         = local.console == null ? "" : local.console
   release_sweep_rate          = "rate(1 minute)"
   release_pipeline_event_type = "CodePipeline Pipeline Execution State Change"
 
@@ -51,12 +50,12 @@ locals {
       RELEASE_PIPELINES         = jsonencode(local.release_pipelines)
       RELEASE_ROLE_ARNS         = jsonencode(var.release_target_role_arns)
       NOTIFICATION_TOPIC_ARN    = aws_sns_topic.notifications.arn
-      CONSOLE_URL               = local.release_console_url
+      CONSOLE_URL               = local.console_url
     }
     release_steps = {
       RELEASES_TABLE       = local.releases_table_name
       RELEASE_SESSION_NAME = local.release_session_name
-      CONSOLE_URL          = local.release_console_url
+      CONSOLE_URL          = local.console_url
     }
     release_events = {
       RELEASES_TABLE        = local.releases_table_name

@@ -455,3 +455,60 @@ variable "release_quiet_minutes" {
     error_message = "release_quiet_minutes must be a whole number of minutes from 1 to 60."
   }
 }
+
+variable "chat_destinations" {
+  description = <<-EOT
+    Chat destinations the notifier posts each notification to (deployments, releases, pipeline waits), by a name of your choice (docs/notifications.md). type: "slack" (an incoming webhook), "teams" (a Microsoft Teams Workflows webhook) or "webhook" (an HTTPS endpoint that takes the notification as JSON). The webhook URL is a secret: leave secret_arn unset and Terraform creates the secret <name_prefix>/chat/<name>, encrypted with the platform key and without a value (put the URL in it; the chat_destinations output gives the command), or set secret_arn to an existing secret whose value is the URL. statuses: the notifications a destination gets, of started, succeeded, failed, stopped and waiting_for_approval; unset gets them all. Empty: no notifier.
+  EOT
+  type = map(object({
+    type       = string
+    secret_arn = optional(string)
+    statuses   = optional(list(string))
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.chat_destinations) : can(regex("^[a-z0-9][a-z0-9-]{0,39}$", name))])
+    error_message = "chat_destinations names must be 1-40 lowercase letters, digits and hyphens, starting with a letter or digit (they name the secrets <name_prefix>/chat/<name>)."
+  }
+
+  validation {
+    condition     = length(var.chat_destinations) <= 10
+    error_message = "chat_destinations can name at most 10 destinations (the notifier's environment, which lists them, is limited to 4 KB)."
+  }
+
+  validation {
+    condition     = alltrue([for destination in values(var.chat_destinations) : contains(["slack", "teams", "webhook"], destination.type)])
+    error_message = "Each chat_destinations type must be \"slack\", \"teams\" or \"webhook\"."
+  }
+
+  validation {
+    condition     = alltrue([for destination in values(var.chat_destinations) : destination.secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", destination.secret_arn))])
+    error_message = "A chat_destinations secret_arn must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>), or unset for Terraform to create one."
+  }
+
+  validation {
+    condition = alltrue([
+      for destination in values(var.chat_destinations) :
+      destination.statuses == null || alltrue([for status in coalesce(destination.statuses, []) : contains(["started", "succeeded", "failed", "stopped", "waiting_for_approval"], status)])
+    ])
+    error_message = "chat_destinations statuses may contain only started, succeeded, failed, stopped and waiting_for_approval."
+  }
+}
+
+variable "chat_alarm_actions" {
+  description = "ARNs told when chat notifications fail and when they recover, besides the platform's topic (e.g. an on-call SNS topic). Only with chat_destinations."
+  type        = list(string)
+  default     = []
+}
+
+variable "chat_secret_key_arns" {
+  description = "KMS keys (other than the platform key) that encrypt the existing secrets named by chat_destinations' secret_arn: the notifier may decrypt with them through Secrets Manager. Not needed for secrets under the AWS managed key aws/secretsmanager."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.chat_secret_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", arn))])
+    error_message = "chat_secret_key_arns must be KMS key ARNs (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}

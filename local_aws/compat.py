@@ -4,9 +4,10 @@
 here replaces what is under test: handlers run from the exact code bytes stored in Lambda, with the
 function's handler string and environment variables. CodeDeploy for Lambda is emulated in
 local_aws/codedeploy.py, its deployment configurations local_aws/deployment_configs.py, the fast
-clock is local_aws/clock.py, EventBridge's delivery to Lambda targets is local_aws/events.py and
-CodePipeline's StartPipelineExecution (executions that run), StopPipelineExecution and
-ListActionExecutions local_aws/codepipeline.py; `install()` wires them in.
+clock is local_aws/clock.py, EventBridge's delivery to Lambda targets is local_aws/events.py, SNS's
+delivery to Lambda subscriptions local_aws/sns.py and CodePipeline's StartPipelineExecution
+(executions that run), StopPipelineExecution and ListActionExecutions local_aws/codepipeline.py;
+`install()` wires them in.
 """
 
 import contextlib
@@ -26,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local_aws import clock, codedeploy, codepipeline, deployment_configs, events, faults, iam
+from local_aws import clock, codedeploy, codepipeline, deployment_configs, events, faults, iam, sns
 from local_aws.codedeploy import LambdaDeployments
 
 # Invocations run one at a time: they swap process-wide state (modules, environment). The lock is
@@ -530,8 +531,9 @@ class LocalAws:
     many times faster than the wall clock (local_aws/clock.py). With `check_iam`, each function
     runs as its execution role and each state machine execution as the state machine's role: every
     AWS call they make is checked against the role's policies (local_aws/iam.py). Events that
-    EventBridge rules deliver to Lambda functions run in the background; `wait_for_deliveries`
-    waits for them (local_aws/events.py)."""
+    EventBridge rules deliver to Lambda functions run in the background (local_aws/events.py), and
+    so do the notifications SNS topics deliver to Lambda subscriptions (local_aws/sns.py);
+    `wait_for_deliveries` waits for both and returns EventBridge's, `wait_for_notifications` SNS's."""
 
     def __init__(self, speedup: float = 1.0, check_iam: bool = False) -> None:
         self.speedup = speedup
@@ -540,10 +542,16 @@ class LocalAws:
         self.faults = faults.Faults()
         self.throttled_invocations: dict[str, int] = {}
         self.event_deliveries = events.EventDeliveries()
+        self.notification_deliveries = sns.NotificationDeliveries()
 
     def wait_for_deliveries(self, timeout_seconds: float = 60.0) -> list[events.Delivery]:
-        """Block until no event is on its way to a Lambda function; every delivery so far, oldest first."""
-        return self.event_deliveries.wait(timeout_seconds)
+        """Block until no event and no SNS notification is on its way to a Lambda function; every
+        EventBridge delivery so far, oldest first."""
+        return sns.wait_for_quiet(self.event_deliveries, self.notification_deliveries, timeout_seconds)[0]
+
+    def wait_for_notifications(self, timeout_seconds: float = 60.0) -> list[sns.NotificationDelivery]:
+        """As `wait_for_deliveries`; every SNS delivery to a Lambda subscription so far, oldest first."""
+        return sns.wait_for_quiet(self.event_deliveries, self.notification_deliveries, timeout_seconds)[1]
 
     @property
     def failing_deployment_groups(self) -> set[str]:
@@ -621,6 +629,7 @@ class LocalAws:
             + deployment_configs.patch_moto()
             + (clock.patch_moto(self.speedup) if self.speedup != 1.0 else [])
             + self.event_deliveries.patch_moto()
+            + self.notification_deliveries.patch_moto()
         )
         self._restore += [(owner, name, _MISSING if original is None else original) for owner, name, original in patched]
         LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]

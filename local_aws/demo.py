@@ -332,8 +332,19 @@ def print_push(stack: "LocalStack", out: TextIO, title: str, run: "PipelineRun",
         error, cause = (execution.get("error"), execution.get("cause")) if failed else (None, None)
         picture.write_text(render(definition, visited, title_text, error=error, cause=cause))
         print(f"   picture: {picture.relative_to(ROOT) if picture.is_relative_to(ROOT) else picture}", file=out)
+        for line in chat_lines(stack, execution["name"]):
+            print(f"   chat: {line}", file=out)
     print(f"   outcome: {outcome}", file=out, flush=True)
     return Pushed(run, execution, record, live_before, live_after, outcome)
+
+
+def chat_lines(stack: "LocalStack", execution_name: str) -> list[str]:
+    """What the local chat receiver got about the execution, a line per message (Slack, Teams, the
+    webhook), once the notifier has posted them."""
+    from local_aws.chat import summary
+
+    stack.wait_for_deliveries()
+    return [summary(request, width=150) for request in stack.chat.requests() if execution_name in request.body_text]
 
 
 def push_sample_commits(stack: "LocalStack", out: TextIO, pictures: Path = OUT) -> list[Pushed]:

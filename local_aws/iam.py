@@ -8,6 +8,7 @@ request leaves botocore, while a function runs (see `acting_as`):
 - checked: the IAM action of every call, for every service (explicit Deny wins, then any Allow);
   the resource, for calls that name it: S3 objects and buckets, Lambda functions (with qualifier),
   DynamoDB tables, Step Functions state machines and executions, SNS topics, SSM parameters,
+  Secrets Manager secrets (by ARN), SQS queues,
   CodeDeploy deployment groups and configs; other calls (e.g. codedeploy:GetDeployment, which names only a deployment id) match on the action alone, whatever Resource the statement scopes it to;
 - a call signed with credentials of a role the function assumed (sts:AssumeRole) is checked
   against that role's policies instead; an AssumeRole call itself also needs the target role's
@@ -141,6 +142,13 @@ def resources_of(client: Any, operation: str, params: dict[str, Any], account: s
                 return [str(params[key])]
     if prefix == "sns" and "TopicArn" in params:
         return [str(params["TopicArn"])]
+    if prefix == "secretsmanager" and "SecretId" in params:
+        # Policies name a secret by its full ARN (with the six-character suffix Secrets Manager adds).
+        return [str(params["SecretId"])]
+    if prefix == "sqs" and "QueueUrl" in params:
+        # https://sqs.<region>.amazonaws.com/<account>/<name> (moto: http://host:port/<account>/<name>)
+        queue_account, name = str(params["QueueUrl"]).rstrip("/").split("/")[-2:]
+        return [f"arn:aws:sqs:{region}:{queue_account}:{name}"]
     if prefix == "sts" and "RoleArn" in params:
         return [str(params["RoleArn"])]
     if prefix == "ssm" and "Name" in params:

@@ -38,6 +38,7 @@ import boto3
 
 from local_aws import codepipeline, executions
 from local_aws.apigateway import LocalApiGateway
+from local_aws.chat import ChatReceiver
 from local_aws.codedeploy import restore
 from local_aws.codepipeline import JobResults, PipelineRun, push_commit
 from local_aws.compat import LocalAws
@@ -72,6 +73,9 @@ WAITER_TARGET_ROLE_ARNS = [f"arn:aws:iam::{TARGET_ACCOUNT}:role/pipeline-waiter-
 # a role there. Waits hear nothing for a minute before they check the run themselves.
 RELEASE_PIPELINES = ["sls-cd-pipeline", "sls-cd-clock-pipeline", "web", "worker", "search"]
 RELEASE_TARGET_ROLE_ARNS = [f"arn:aws:iam::{TARGET_ACCOUNT}:role/release-access"]
+# A destination of each type, whose secrets (created by Terraform without a value) the stack points at
+# the local chat receiver (local_aws/chat.py) once applied.
+CHAT_DESTINATIONS = {"slack": {"type": "slack"}, "teams": {"type": "teams"}, "webhook": {"type": "webhook"}}
 DEFAULT_VARIABLES = {
     "services": json.dumps(LOCAL_SERVICES),
     "custom_deployment_configs": json.dumps(CUSTOM_DEPLOYMENT_CONFIGS),
@@ -80,6 +84,7 @@ DEFAULT_VARIABLES = {
     "release_pipelines": json.dumps(RELEASE_PIPELINES),
     "release_target_role_arns": json.dumps(RELEASE_TARGET_ROLE_ARNS),
     "release_quiet_minutes": "1",
+    "chat_destinations": json.dumps(CHAT_DESTINATIONS),
 }
 DEFAULT_SPEEDUP = 60.0
 
@@ -92,6 +97,7 @@ class LocalServer:
     patches: LocalAws
     job_results: JobResults
     api_gateway: LocalApiGateway
+    chat: ChatReceiver
     _stop: Callable[[], None]
     _restore_jobs: list[Any]
 
@@ -103,7 +109,8 @@ class LocalServer:
         url, stop = start_local_aws(patches=patches)
         api_gateway = LocalApiGateway()
         api_gateway.start()
-        return cls(url, patches, job_results, api_gateway, stop, job_results.patch_moto())
+        chat = ChatReceiver().start()
+        return cls(url, patches, job_results, api_gateway, chat, stop, job_results.patch_moto())
 
     def stop(self) -> None:
         """Stop the local AWS once no event is on its way to a function."""
@@ -112,6 +119,7 @@ class LocalServer:
         finally:
             restore(self._restore_jobs)
             self.api_gateway.stop()
+            self.chat.stop()
             self._stop()
 
 
@@ -132,7 +140,9 @@ class LocalStack:
             started = time.monotonic()
             command()
             seconds[step] = time.monotonic() - started
-        return cls(server, terraform, terraform.outputs(), seconds)
+        stack = cls(server, terraform, terraform.outputs(), seconds)
+        stack.connect_chat()
+        return stack
 
     @classmethod
     def up(cls, workdir: Path = DEFAULT_WORKDIR, variables: dict[str, str] | None = None, speedup: float = DEFAULT_SPEEDUP) -> "LocalStack":
@@ -146,6 +156,18 @@ class LocalStack:
         except BaseException:
             server.stop()
             raise
+
+    def connect_chat(self) -> None:
+        """Put each chat destination's webhook URL, one of the local chat receiver, in the secret
+        Terraform created for it, as a user does once after the first apply."""
+        secrets = boto3.client("secretsmanager")
+        for name, destination in (self.outputs.get("chat_destinations") or {}).items():
+            secrets.put_secret_value(SecretId=destination["secret_arn"], SecretString=self.chat.url(name))
+
+    @property
+    def chat(self) -> ChatReceiver:
+        """The local chat receiver: what Slack, Teams and the webhook would have received."""
+        return self.server.chat
 
     @property
     def patches(self) -> LocalAws:
@@ -244,14 +266,15 @@ class LocalStack:
         item = boto3.client("dynamodb").get_item(TableName=self.outputs["deployments_table_name"], Key=key).get("Item", {})
         return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
 
-    def notifications(self) -> list[dict[str, str | None]]:
-        """What was published to the notification topic, oldest first (subject and message)."""
+    def notifications(self) -> list[dict[str, Any]]:
+        """What was published to the notification topic, oldest first: the subject, the message an
+        e-mail subscriber gets and, for the platform's notifications, the notification itself."""
         from moto.sns.models import sns_backends
 
         arn = self.outputs["notification_topic_arn"]
         _, _, _, region, account, _ = arn.split(":")
         topic = sns_backends[account][region].topics[arn]
-        return [{"subject": sent[2], "message": sent[1]} for sent in topic.sent_notifications]
+        return [published(subject, message) for _, message, subject, *_ in topic.sent_notifications]
 
     def deployment_configs(self, service: str = DEFAULT_SERVICE) -> dict[str, dict[str, Any]]:
         """The CodeDeploy deployment config of each environment's deployment group of the service,
@@ -296,6 +319,16 @@ class LocalStack:
         finally:
             self.terraform.close()
             self.server.stop()
+
+
+def published(subject: str | None, message: str) -> dict[str, Any]:
+    """A message published to the topic: with MessageStructure json (shared/notifications.py, the
+    state machines), its e-mail text and its notification; otherwise the message as it is."""
+    try:
+        structure = json.loads(message)
+        return {"subject": subject, "message": structure["email"], "notification": json.loads(structure["lambda"])}
+    except (ValueError, KeyError, TypeError):
+        return {"subject": subject, "message": message, "notification": None}
 
 
 def app_commit(folder: Path, edits: Mapping[str, Callable[[str], str]] | None = None, app: Path = ROOT / "app") -> Path:

@@ -66,8 +66,10 @@ ENDPOINT_SERVICES = (
     "lambda",
     "logs",
     "s3",
+    "secretsmanager",
     "sfn",
     "sns",
+    "sqs",
     "ssm",
     "sts",
 )

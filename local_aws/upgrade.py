@@ -118,6 +118,7 @@ def upgrade(server: LocalServer, workdir: Path, tree: Path) -> tuple[LocalStack,
     current = LocalTerraform.prepare(server.url, workdir=workdir, variables=DEFAULT_VARIABLES)
     applied = apply_summary(timed("apply", current.apply).stdout)
     stack = LocalStack(server, current, current.outputs(), seconds)
+    stack.connect_chat()
     with tempfile.TemporaryDirectory() as folder:
         after = timed("deploy after", lambda: stack.push(app_commit(Path(folder), app_version("1.0.2")), "after-upgrade"))
     return stack, Upgrade(before, versions_before, unchanged_variables_plan, applied, after, stack.live_versions(), seconds)

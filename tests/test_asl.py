@@ -87,6 +87,7 @@ def test_every_transition_target_exists_and_every_state_is_reachable() -> None:
 def test_happy_path_runs_the_documented_flow_in_order() -> None:
     tasks = [name for name in happy_path() if STATES[name]["Type"] == "Task"]
     assert tasks == [
+        "NotifyStarted",
         "ValidateCode",
         "RunTests",
         "DeployStaging",
@@ -247,7 +248,7 @@ def test_a_refused_service_fails_validation_with_its_own_name_and_deploys_nothin
 def test_an_input_without_a_service_name_fails_before_any_task_and_is_still_notified() -> None:
     assert STATES[DEFINITION["StartAt"]]["Next"] == "ServiceNamed"
     guard = STATES["ServiceNamed"]
-    assert guard["Choices"][0]["Next"] == "ValidateCode" and set(variables(guard["Choices"][0])) == {"$.service.name"}
+    assert guard["Choices"][0]["Next"] == "DescribeStart" and set(variables(guard["Choices"][0])) == {"$.service.name"}
     assert STATES[guard["Default"]]["Parameters"]["error"] == "ValidationFailed"
     for path in paths_to_fail(guard["Default"]):
         assert path[-2:-1] == ["FailWith"] and "NotifyFailure" in path, " -> ".join(path)
@@ -256,18 +257,44 @@ def test_an_input_without_a_service_name_fails_before_any_task_and_is_still_noti
     assert any(STATES[name].get("ResultPath") == "$.service" for name in reachable(guard["Default"]))
 
 
+NOTIFICATIONS = {
+    "started": ("DescribeStart", "EncodeStart", "NotifyStarted"),
+    "succeeded": ("DescribeSuccess", "EncodeSuccess", "NotifySuccess"),
+    "failed": ("DescribeFailure", "EncodeFailure", "NotifyFailure"),
+}
+
+
 def test_notifications_and_records_name_the_service() -> None:
-    for name in ("NotifySuccess", "NotifyFailure"):
-        assert STATES[name]["Parameters"]["Message.$"].startswith("States.Format('Service {}: ") and ", $.service.name, " in STATES[name]["Parameters"]["Message.$"], name
+    for describe, _, _ in NOTIFICATIONS.values():
+        event = STATES[describe]["Parameters"]["event"]
+        assert event["service.$"] == "$.service.name" and event["text.$"].startswith("States.Format('Service {}: ") and ", $.service.name, " in event["text.$"], describe
+        assert STATES[describe]["Parameters"]["subject.$"] == event["title.$"] == STATES[describe]["Parameters"]["amazon_q"]["content"]["title.$"]
     for name in ("RecordSuccess", "RecordFailure"):
         parameters = STATES[name]["Parameters"]
         assert "#service = :service" in parameters["UpdateExpression"] and parameters["ExpressionAttributeNames"]["#service"] == "service", name
         assert parameters["ExpressionAttributeValues"][":service"] == {"S.$": "$.service.name"}, name
 
 
+def test_each_notification_is_described_encoded_and_published_in_a_row() -> None:
+    for status, (describe, encode, notify) in NOTIFICATIONS.items():
+        assert STATES[describe]["Next"] == encode and STATES[encode]["Next"] == notify, status
+        assert STATES[describe]["Parameters"]["event"] | {"status": status} == STATES[describe]["Parameters"]["event"], status
+        assert STATES[describe]["Parameters"]["event"]["schema"] == "serverless-cd.notification/1" and STATES[describe]["Parameters"]["event"]["kind"] == "deployment"
+        # Every subscriber protocol gets its form; the notifier (lambda) and queues the notification itself.
+        assert STATES[encode]["Parameters"] == STATES["EncodeStart"]["Parameters"]
+        assert STATES[encode]["Parameters"]["lambda.$"] == "States.JsonToString($.notification.event)"
+        parameters = STATES[notify]["Parameters"]
+        assert parameters["MessageStructure"] == "json" and parameters["Message.$"] == "States.JsonToString($.notification.message)"
+        # A notification that cannot be sent goes on to the same state as one that was.
+        assert [rule["Next"] for rule in STATES[notify]["Catch"]] == [STATES[notify]["Next"]] and STATES[notify]["Catch"][0]["ResultPath"] == "$.notify_error"
+    assert STATES["NotifyStarted"]["Next"] == "ValidateCode" and STATES["NotifySuccess"]["Next"] == "DeploymentSucceeded" and STATES["NotifyFailure"]["Next"] == "RecordFailure"
+    assert {"error.$": "$.failure.error", "cause.$": "$.failure.cause"}.items() <= STATES["DescribeFailure"]["Parameters"]["event"].items()
+
+
 def test_happy_path_state_transitions_fit_the_budget() -> None:
     # Each state entered is one transition; polling adds three (wait, check, choice) per extra check.
-    assert len(happy_path()) <= 24
+    # Two notifications of three states each (started, succeeded) are six of them.
+    assert len(happy_path()) <= 30
 
 
 @pytest.mark.parametrize("name", sorted(STATES))

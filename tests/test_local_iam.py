@@ -195,3 +195,13 @@ def test_an_allow_on_the_table_does_not_cover_its_indexes(deployer: iam.Identity
     of_index = iam.resources_of(boto3.client("dynamodb"), "Query", query, ACCOUNT)
     assert iam.decision((on_table,), "dynamodb:Query", of_index) == "ImplicitDeny"
     assert iam.decision((on_index,), "dynamodb:Query", of_index) == "Allow"
+
+
+def test_a_secret_and_a_queue_are_authorized_on_their_arns() -> None:
+    secret = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:sls-cd/chat/slack-AbCdEf"
+    queue_url = f"http://127.0.0.1:5000/{ACCOUNT}/sls-cd-chat-failures"
+    assert iam.resources_of(boto3.client("secretsmanager", region_name="eu-west-1"), "GetSecretValue", {"SecretId": secret}, ACCOUNT) == [secret]
+    of_queue = iam.resources_of(boto3.client("sqs", region_name="eu-west-1"), "SendMessage", {"QueueUrl": queue_url, "MessageBody": "{}"}, ACCOUNT)
+    assert of_queue == [f"arn:aws:sqs:eu-west-1:{ACCOUNT}:sls-cd-chat-failures"]
+    other_queue = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:other"}]}
+    assert iam.decision((other_queue,), "sqs:SendMessage", of_queue) == "ImplicitDeny"

@@ -22,6 +22,10 @@ import pytest
 from local_aws.terraform import ROOT, find_provider_mirror
 from test_plan_checks import HCL, HCL_OPTIONS, flat, hcl_escape, hcl_string, terraform_test, variables_block
 
+# Its module's fixture runs `terraform test` once: every test of the module on one worker (make test-unit runs
+# pytest-xdist with --dist loadgroup), not once on each.
+pytestmark = pytest.mark.xdist_group("pipeline-access-plans")
+
 MODULE = ROOT / "modules" / "pipeline-access"
 TARGET_ACCOUNT = "210987654321"
 ROLE_ARN = f"arn:aws:iam::{TARGET_ACCOUNT}:role/pipeline-waiter-access"

@@ -29,6 +29,10 @@ from hcl2 import SerializationOptions
 from local_aws.deployment_configs import PREDEFINED
 from local_aws.terraform import ROOT, cli_config, copy_configuration, find_provider_mirror
 
+# Its module's fixture runs `terraform test` once: every test of the module on one worker (make test-unit runs
+# pytest-xdist with --dist loadgroup), not once on each.
+pytestmark = pytest.mark.xdist_group("plan-checks")
+
 HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 
 MOCK_PROVIDER = """mock_provider "aws" {

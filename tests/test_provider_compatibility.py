@@ -147,6 +147,9 @@ REVIEWED_TYPES: frozenset[tuple[str, str]] = frozenset(
             "aws_kms_key",
             "aws_lambda_alias",
             "aws_lambda_function",
+            # Neither the upgrade guide nor the CHANGELOG 6.0.0 to 6.31.0 names it: only `region`
+            # (above) applies. No attribute is deprecated in the 5.100 schema.
+            "aws_lambda_function_event_invoke_config",
             "aws_lambda_layer_version",
             "aws_lambda_permission",
             "aws_s3_bucket",
@@ -157,9 +160,19 @@ REVIEWED_TYPES: frozenset[tuple[str, str]] = frozenset(
             "aws_s3_bucket_public_access_block",
             "aws_s3_bucket_server_side_encryption_configuration",
             "aws_s3_bucket_versioning",
+            # 6.0.0 to 6.31.0 change nothing of it but `region` (above): 6.10.0 adds resource identity
+            # (#43872), 6.13.0 warns instead of failing on an invalid remote `policy` (#44228);
+            # `replica.region` is the replica's Region, not the 6.x argument. No attribute is
+            # deprecated in the 5.100 schema.
+            "aws_secretsmanager_secret",
             "aws_sfn_state_machine",
             "aws_sns_topic",
             "aws_sns_topic_subscription",
+            # 6.0.0 to 6.31.0 change nothing of it but `region` (above): 6.8.0 raises the upper limit
+            # of `max_message_size` from 256 KiB to 1024 KiB (#43710; above 262144 is an error on
+            # 5.100), 6.10.0 and 6.19.0 change only its resource identity (#43918, #44846). No
+            # attribute is deprecated in the 5.100 schema.
+            "aws_sqs_queue",
             # 6.0.0 changes nothing of it but `region` (above); `overwrite`, deprecated in some 5.x
             # docs, is undeprecated in both schemas and left unset: Terraform updates the
             # parameter it created in place.

@@ -45,11 +45,17 @@ def deploy(platform: LocalPlatform, code: bytes, commit: str) -> dict:
     return platform.wait(platform.start(code, commit))
 
 
-def notifications() -> list[tuple[str, str]]:
+def notifications() -> list[tuple[str, str, dict[str, Any]]]:
+    """Each published notification: its subject, its e-mail text and the notification itself."""
     from moto.sns.models import sns_backends
 
     (topic,) = sns_backends["123456789012"]["us-east-1"].topics.values()
-    return [(subject, message) for _, message, subject, *_ in topic.sent_notifications]
+    sent = []
+    for _, message, subject, *_ in topic.sent_notifications:
+        structure = json.loads(message)
+        assert json.loads(structure["default"]) == json.loads(structure["https"]) and structure["sqs"] == structure["lambda"]
+        sent.append((subject, structure["email"], json.loads(structure["lambda"])))
+    return sent
 
 
 def test_a_good_commit_reaches_production(local: tuple[LocalAws, LocalPlatform]) -> None:
@@ -62,8 +68,20 @@ def test_a_good_commit_reaches_production(local: tuple[LocalAws, LocalPlatform])
     assert record["status"] == "SUCCEEDED" and record["production"]["previous_version"] == "1" and record["service"] == "app"
     entered = platform.states_entered(execution["executionArn"])
     assert entered[-1] == "DeploymentSucceeded" and "Rollback" not in entered
-    ((subject, message),) = notifications()
-    assert subject == "Deployment succeeded" and message.startswith("Service app: commit good is live. Staging runs version 2, production runs version 2.")
+    started, (subject, message, notification) = notifications()
+    assert started[0] == "app: deployment started" and started[2]["status"] == "started" and started[2]["input"]["commit_id"] == "good"
+    assert subject == "app: deployment succeeded" and message.startswith("Service app: commit good is live. Staging runs version 2, production runs version 2.")
+    assert notification == {
+        "schema": "serverless-cd.notification/1",
+        "kind": "deployment",
+        "status": "succeeded",
+        "title": subject,
+        "text": message,
+        "service": "app",
+        "execution_arn": execution["executionArn"],
+        "execution_name": "good-run",
+        "input": json.loads(execution["input"]),
+    }
 
 
 def test_the_same_commit_twice_is_a_no_op(local: tuple[LocalAws, LocalPlatform]) -> None:
@@ -117,8 +135,9 @@ def test_a_failed_production_deployment_rolls_back_both_environments(local: tupl
     record = platform.record("halfway", "halfway-run")
     assert record["staging"]["rolled_back_to"] == "1" and record["status"] == "FAILED"
     assert record["failure_error"] == "ProductionDeploymentFailed" and record["service"] == "app"
-    ((subject, message),) = notifications()
-    assert subject == "Deployment failed" and message.startswith("Service app: deployment halfway-run failed with ProductionDeploymentFailed: ")
+    _, (subject, message, notification) = notifications()
+    assert subject == "app: deployment failed" and message.startswith("Service app: deployment halfway-run failed with ProductionDeploymentFailed: ")
+    assert notification["status"] == "failed" and notification["error"] == "ProductionDeploymentFailed" and notification["cause"] == execution["cause"]
 
 
 def test_bad_input_ends_in_a_named_error(local: tuple[LocalAws, LocalPlatform]) -> None:
@@ -137,8 +156,9 @@ def test_an_input_without_a_service_fails_before_any_handler_runs(local: tuple[L
     assert "the execution input has no 'service.name'" in execution["cause"]
     assert "ValidateCode" not in platform.states_entered(execution["executionArn"])
     assert platform.record("c1", "no-service")["status"] == "FAILED"
-    ((_, message),) = notifications()
-    assert message.startswith("Service (none): deployment no-service failed with ValidationFailed: ")
+    ((subject, message, notification),) = notifications()
+    assert subject == "(none): deployment failed" and message.startswith("Service (none): deployment no-service failed with ValidationFailed: ")
+    assert notification["service"] == "(none)" and notification["input"] == {"commit_id": "c1", "artifact": {"bucket": ARTIFACT_BUCKET, "key": "a.zip"}}
 
 
 def create_victim() -> dict[str, Any]:

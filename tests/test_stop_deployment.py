@@ -104,10 +104,18 @@ def record(commit: str, name: str) -> dict[str, Any]:
 
 
 def notifications(topic: str) -> list[tuple[str, str]]:
+    """Each notification published: its subject and the text e-mail subscribers get."""
     from moto.sns.models import sns_backends
 
     sent = sns_backends[ACCOUNT][REGION].topics[topic].sent_notifications
-    return [(subject, message) for _, message, subject, *_ in sent]
+    return [(subject, json.loads(message)["email"]) for _, message, subject, *_ in sent]
+
+
+def notes(topic: str) -> list[dict[str, Any]]:
+    """Each notification published, as the notifier gets it."""
+    from moto.sns.models import sns_backends
+
+    return [json.loads(json.loads(message)["lambda"]) for _, message, *_ in sns_backends[ACCOUNT][REGION].topics[topic].sent_notifications]
 
 
 def test_a_stopped_pipeline_run_stops_its_deployment_and_rolls_it_back(platform: dict[str, str], rollback: RollbackFunction, context: Any) -> None:
@@ -125,8 +133,11 @@ def test_a_stopped_pipeline_run_stops_its_deployment_and_rolls_it_back(platform:
     assert stopped["status"] == "STOPPED" and stopped["stopped_by"] == reason and stopped["execution_arn"] == deployment and stopped["service"] == "orders"
     assert stopped["failure_error"] == "DeploymentStopped" and stopped["finished_at"]
     assert notifications(platform["topic"]) == [
-        ("Deployment stopped", f"Service orders: deployment c0ffee1-job1 of commit c0ffee1 was stopped: {reason}. Rolled back: {RESTORED['summary']}")
+        ("orders: deployment stopped", f"Service orders: deployment c0ffee1-job1 of commit c0ffee1 was stopped: {reason}. Rolled back: {RESTORED['summary']}")
     ]
+    (note,) = notes(platform["topic"])
+    assert note["kind"] == "deployment" and note["status"] == "stopped" and note["service"] == "orders" and note["commit_id"] == "c0ffee1"
+    assert note["execution_arn"] == deployment and note["error"] == "DeploymentStopped" and reason in note["cause"]
     assert result["summary"] == f"stopped c0ffee1-job1: {RESTORED['summary']}"
 
 
@@ -212,7 +223,8 @@ def test_a_failed_rollback_is_said_in_the_record_and_the_notification(platform: 
     assert result["executions"][0]["action"] == "stopped_rollback_failed"
     assert "alias live of app-staging is on version 2" in result["summary"]
     ((subject, message),) = notifications(platform["topic"])
-    assert subject == "Deployment stopped" and "The rollback failed: RollbackFailed: staging: UpdateAlias failed" in message
+    assert subject == "orders: deployment stopped" and "The rollback failed: RollbackFailed: staging: UpdateAlias failed" in message
+    assert notes(platform["topic"])[0]["error"] == "RollbackFailed"
 
 
 def test_a_record_that_ended_keeps_its_status(platform: dict[str, str], rollback: RollbackFunction, context: Any) -> None:

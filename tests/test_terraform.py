@@ -96,15 +96,18 @@ def test_asl_placeholders_match_templatefile_variables() -> None:
 
 
 def test_lambda_tf_configures_every_handler_of_lambda_src_and_no_other() -> None:
-    # lambda.tf's maps hold the deployment's handlers, releases.tf's the releases'; lambda.tf merges them.
-    lambda_locals, release_locals = locals_of("lambda.tf"), locals_of("releases.tf")
+    # lambda.tf's maps hold the deployment's handlers, releases.tf's the releases', notifications.tf
+    # the notifier's (only with chat destinations); lambda.tf merges them.
+    lambda_locals, release_locals, notification_locals = locals_of("lambda.tf"), locals_of("releases.tf"), locals_of("notifications.tf")
     for name in ("handlers", "handler_policies", "handler_environment"):
         deployment, releases = set(lambda_locals[f"deployment_{name}"]), set(release_locals[f"release_{name}"])
-        assert not deployment & releases and deployment | releases == set(HANDLERS), name
-        assert lambda_locals[name] == f"${{merge(local.deployment_{name}, local.release_{name})}}", name
+        optional = notification_locals[f"notification_{name}"]
+        assert optional.startswith("${local.chat_enabled ? {notifier = ") and optional.endswith("} : {}}"), optional
+        assert not deployment & releases and deployment | releases | {"notifier"} == set(HANDLERS), name
+        assert lambda_locals[name] == f"${{merge(local.deployment_{name}, local.release_{name}, local.notification_{name})}}", name
     # Each handler's policy is a document of its own.
     policies = [*lambda_locals["deployment_handler_policies"].values(), *release_locals["release_handler_policies"].values()]
-    assert len(set(policies)) == len(HANDLERS)
+    assert len(set(policies)) == len(HANDLERS) - 1 and "data.aws_iam_policy_document.notifier[0].json" in notification_locals["notification_handler_policies"]
 
 
 def test_every_handler_function_has_design_handler_tracing_and_own_role() -> None:

@@ -886,3 +886,49 @@ def test_no_credential_reaches_the_logs(outcome: str, aws: None, results: Pipeli
     assert not any(secret in logs.out + logs.err for secret in secrets)
     assert "artifactCredentials" not in logs.out
     assert not any(secret in json.dumps(params) for _, params in results.calls for secret in secrets)
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+def topic_with_queue(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The platform topic (NOTIFICATION_TOPIC_ARN) with a queue subscribed; the queue's URL."""
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="sls-cd-deployments")["TopicArn"]
+    queue = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    return queue
+
+
+def queued(queue: str) -> list[dict[str, Any]]:
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def test_a_wait_that_ends_tells_the_topic_what_it_followed(target: Any, results: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue = topic_with_queue(monkeypatch)
+    run("Succeeded")
+    latest = run("Failed", summary="Build failed")
+    Answers(target, "ListActionExecutions", {"actionExecutionDetails": []})
+
+    waiter.handler(pipeline_event(follow()), context)
+
+    (note,) = queued(queue)
+    assert (note["kind"], note["status"], note["error"]) == ("pipeline_wait", "failed", "TargetPipelineFailed")
+    assert note["pipeline"] == {"name": TARGET, "execution_id": latest} and note["cause"] == failure_message(results)
+    assert {"label": "Waiting job", "value": JOB_ID} in note["details"]
+
+
+def test_a_wait_in_progress_tells_nothing_and_a_topic_that_fails_changes_no_result(target: Any, results: Pipeline, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue = topic_with_queue(monkeypatch)
+    Starts(target)
+    waiter.handler(pipeline_event(trigger()), context)
+    assert "continuationToken" in results.success() and queued(queue) == []
+
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
+    Starts(target, status="Succeeded")
+    waiter.handler(pipeline_event(trigger(), job_id=NEXT_JOB_ID), context)
+    operation, params = results.calls[-1]
+    assert operation == "PutJobSuccessResult" and params["outputVariables"]["Status"] == "Succeeded" and queued(queue) == []

@@ -169,12 +169,19 @@ def read_by(handler: str) -> set[str]:
 
 
 # Where each handler's environment is written: lambda.tf the deployment's handlers, releases.tf
-# the releases' (lambda.tf's handler_environment merges the two maps).
+# the releases', notifications.tf the notifier's (lambda.tf's handler_environment merges the maps).
 ENVIRONMENT_MAPS = {"lambda.tf": "deployment_handler_environment", "releases.tf": "release_handler_environment"}
+# The notifier exists only with chat destinations: its map is {notifier = local.notifier_environment} or {}.
+OPTIONAL_ENVIRONMENTS = {"notifier": ("notifications.tf", "notification_handler_environment", "notifier_environment")}
 
 
 def environment_in_terraform(handler: str) -> tuple[str, dict[str, Any], Any]:
     """The file that writes the handler's environment, that file's locals, and the entry."""
+    if handler in OPTIONAL_ENVIRONMENTS:
+        name, conditional, local = OPTIONAL_ENVIRONMENTS[handler]
+        environments = locals_of(name)
+        assert environments[conditional] == f"${{local.chat_enabled ? {{{handler} = local.{local}}} : {{}}}}", environments[conditional]
+        return name, environments, environments[local]
     found = [(name, environments) for name, local in ENVIRONMENT_MAPS.items() if handler in (environments := locals_of(name))[local]]
     assert len(found) == 1, f"{handler} has an environment in {[name for name, _ in found]}, not in exactly one of {sorted(ENVIRONMENT_MAPS)}"
     ((name, environments),) = found
@@ -215,7 +222,7 @@ def test_every_function_gets_the_environment_of_its_map() -> None:
     """The maps read above are the ones the functions get: lambda.tf merges them into
     handler_environment, and every function's environment is the variables every handler gets
     with its entry of it."""
-    assert locals_of("lambda.tf")["handler_environment"] == "${merge(local.deployment_handler_environment, local.release_handler_environment)}"
+    assert locals_of("lambda.tf")["handler_environment"] == "${merge(local.deployment_handler_environment, local.release_handler_environment, local.notification_handler_environment)}"
     (environment,) = resources("lambda.tf", "aws_lambda_function")["handler"]["environment"]
     variables = environment["variables"]
     assert variables.endswith(", local.handler_environment[each.key])}"), variables

@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared import aws, releases as records
+from shared import aws, notifications, releases as records
 from shared.config import env
 from shared.errors import BadManifest, ConfigurationError, InvalidInput
 from shared.manifest import MAX_MANIFEST_BYTES, Allowed, Manifest, read_manifest, schema
@@ -238,9 +238,18 @@ def record_submission(release_id: str, submission: Submission, outcome: str, mes
 
 
 def notify_rejected(release_id: str | None, submission: Submission, message: str) -> None:
-    subject = f"Release {release_id or '(no release id)'} rejected"[:100]
+    note = notifications.notification(
+        "release",
+        "failed",
+        f"Release {release_id or '(no release id)'} rejected",
+        f"{submission.source} was not released.\n\n{message}",
+        release_id=release_id,
+        error="BadManifest",
+        cause=message,
+        details=[{"label": "Submitted by", "value": f"{submission.by} ({submission.via})"}],
+    )
     try:
-        aws.client("sns").publish(TopicArn=env("NOTIFICATION_TOPIC_ARN"), Subject=subject, Message=f"{submission.source} was not released.\n\n{message}")
+        notifications.publish(env("NOTIFICATION_TOPIC_ARN"), note)
     except ClientError as error:  # the record holds the rejection all the same
         logger.warning("the rejection could not be notified", extra={"error": named_error(error).name})
 

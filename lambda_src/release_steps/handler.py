@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared import aws, releases as records
+from shared import aws, notifications, releases as records
 from shared.errors import InvalidInput
 from shared.events import field
 from shared.observability import lambda_entry, logger, readable
@@ -58,7 +58,16 @@ def begin(event: Mapping[str, Any]) -> dict[str, Any]:
         + (f"{release['description']}\n" if release.get("description") else "")
         + f"Execution: {records.console_url(release.get('execution_arn', '')) or release.get('execution_arn')}"
     )
-    return {"deadline": iso(deadline), "subject": subject(f"Release {release_id} started"), "message": message}
+    note = notifications.notification(
+        "release",
+        "started",
+        f"Release {release_id} started",
+        message,
+        release_id=release_id,
+        execution_arn=release.get("execution_arn"),
+        details=[{"label": "Pipelines", "value": pipelines}, {"label": "Submitted by", "value": f"{release.get('submitted_by')} ({release.get('submitted_via')})"}],
+    )
+    return {"deadline": iso(deadline), "subject": notifications.subject(note["title"]), "message": notifications.sns_message(note)}
 
 
 def start(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,21 +247,26 @@ def summarize(event: Mapping[str, Any]) -> dict[str, Any]:
     verb = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed out"}[status]
     message = f"Release {release_id} {verb}.\n" + "\n".join(f"- {name}: {run['status']} ({run['execution_id'] or 'not started'})" for name, run in pipelines.items())
     message += ("\n\n" + "\n".join(lines) if lines else "") + f"\n\nExecution: {records.console_url(release.get('execution_arn', '')) or release.get('execution_arn')}"
+    note = notifications.notification(
+        "release",
+        "succeeded" if status == "SUCCEEDED" else "failed",
+        f"Release {release_id} {verb}",
+        readable(message, 200_000),
+        release_id=release_id,
+        execution_arn=release.get("execution_arn"),
+        error=None if status == "SUCCEEDED" else {"FAILED": "ReleaseFailed", "TIMED_OUT": "ReleaseTimedOut"}[status],
+        cause=None if status == "SUCCEEDED" else cause,
+        details=[{"label": name, "value": f"{run['status']} ({run['execution_id'] or 'not started'})"} for name, run in pipelines.items()],
+    )
     return {
         "status": status,
         "cause": cause,
         "failed": [run["pipeline"] for run in failed],
         "stopped": [run["pipeline"] for run in stopped],
         "not_started": [run["pipeline"] for run in skipped] + never,
-        "subject": subject(f"Release {release_id} {verb}"),
-        "message": readable(message, 200_000),
+        "subject": notifications.subject(note["title"]),
+        "message": notifications.sns_message(note),
     }
-
-
-def subject(text: str) -> str:
-    """An SNS subject: at most 100 printable ASCII characters."""
-    printable = "".join(char if " " <= char <= "~" else "?" for char in text)
-    return printable[:100]
 
 
 ACTIONS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import aws
+from shared import aws, notifications
 from shared.config import env
 from shared.errors import InvalidInput
 from shared.events import MAX_EXECUTION_ARN, Execution, commit_id, ensure_object, field, is_service_name, preview
@@ -142,7 +142,23 @@ def stop_and_roll_back(settings: Settings, arn: str, reason: str) -> dict[str, A
     restored, outcome = roll_back(settings, commit, execution, reason, service)
     summary = f"stopped {name}: {outcome}"
     of_service = f"Service {service_name}: deployment" if service_name else "Deployment"
-    notify(settings, f"{of_service} {name} of commit {commit} was stopped: {reason}. {'Rolled back' if restored else 'The rollback failed'}: {outcome}")
+    text = f"{of_service} {name} of commit {commit} was stopped: {reason}. {'Rolled back' if restored else 'The rollback failed'}: {outcome}"
+    given = document.get("pipeline")
+    pipeline: dict[str, Any] = given if isinstance(given, dict) else {}
+    note = notifications.notification(
+        "deployment",
+        "stopped",
+        f"{service_name or '(none)'}: deployment stopped",
+        readable(text),
+        service=service_name,
+        commit_id=commit,
+        execution_arn=arn,
+        execution_name=name,
+        pipeline={"name": pipeline["name"], "execution_id": pipeline.get("execution_id")} if isinstance(pipeline.get("name"), str) else None,
+        error=STOPPED_ERROR if restored else "RollbackFailed",
+        cause=readable(f"{reason}. {outcome}"),
+    )
+    notify(settings, note)
     return {"execution_arn": arn, "action": "stopped" if restored else "stopped_rollback_failed", "summary": summary}
 
 
@@ -173,9 +189,9 @@ def roll_back(settings: Settings, commit: str, execution: Execution, reason: str
     return False, f"{error.get('errorType')}: {error.get('errorMessage')}"
 
 
-def notify(settings: Settings, message: str) -> None:
+def notify(settings: Settings, note: dict[str, Any]) -> None:
     """Tell the topic's subscribers; a notification that cannot be sent does not undo the stop."""
     try:
-        aws.client("sns").publish(TopicArn=settings.topic_arn, Subject="Deployment stopped", Message=readable(message))
+        notifications.publish(settings.topic_arn, note)
     except Exception as error:  # noqa: BLE001 - the state machine's own notifications are best effort too
         logger.warning("cannot publish the notification", extra={"error": str(named_error(error))})

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from shared import aws
+from shared import aws, notifications
 from shared.config import env
 from shared.errors import ConfigurationError, DeploymentError, InvalidInput, TargetNotAllowed, UnexpectedError
 from shared.events import ArtifactLocation, commit_id as read_commit_id, field, is_service_name, preview, type_name
@@ -238,7 +238,10 @@ def decide(job: Job) -> Report:
     try:
         parameters = pipeline_mode(job)
         if parameters is not None:
-            return pipeline_report(pipelines.decide(job.id, parameters, job.continuation_token, CHECK_OUTAGE_SECONDS))
+            report = pipeline_report(pipelines.decide(job.id, parameters, job.continuation_token, CHECK_OUTAGE_SECONDS))
+            if report.result in ("succeeded", "failed"):
+                notify_wait_ended(job.id, parameters, report)
+            return report
         if job.continuation_token is None:
             return start(job.id, read_start_request(job))
         token = read_continuation_token(job.continuation_token, read_state_machine_arn())
@@ -259,6 +262,31 @@ def pipeline_report(outcome: "pipelines.Outcome") -> Report:
         output_variables=outcome.output_variables,
         target_execution_id=outcome.execution_id,
     )
+
+
+def notify_wait_ended(job_id: str, parameters: Mapping[str, Any], report: Report) -> None:
+    """Tell the topic's subscribers how a pipeline wait ended; a notification that cannot be sent
+    changes nothing of the job's result."""
+    target = str(parameters.get("pipeline"))[:100]
+    execution = report.target_execution_id
+    error = report.message.split(":", 1)[0] if report.result == "failed" else None
+    details = [{"label": "Target pipeline", "value": target}, {"label": "Target execution", "value": execution or "none"}, {"label": "Waiting job", "value": job_id}]
+    if isinstance(parameters.get("role_arn"), str):
+        details.append({"label": "Role", "value": str(parameters["role_arn"])[:2048]})
+    try:
+        note = notifications.notification(
+            "pipeline_wait",
+            report.result,
+            f"Wait for {target} {report.result}",
+            readable(f"The wait of job {job_id} for pipeline {target} (execution {execution or 'none'}) {report.result}: {report.message}"),
+            pipeline={"name": target, "execution_id": execution},
+            error=error,
+            cause=report.message if error else None,
+            details=details,
+        )
+        notifications.publish(env("NOTIFICATION_TOPIC_ARN"), note)
+    except Exception as error:  # noqa: BLE001 - the job's result is what counts
+        logger.warning("cannot publish the notification", extra={"error": str(named_error(error))})
 
 
 def start(job_id: str, request: StartRequest) -> Report:

@@ -23,8 +23,8 @@ def assert_succeeded(outcome: Outcome, alone: bool = True) -> None:
     assert outcome.run.status == "Succeeded" and "succeeded" in outcome.job_message
     assert outcome.record["status"] == "SUCCEEDED"
     if alone:
-        assert [sent["subject"] for sent in outcome.notifications] == ["Deployment succeeded"]
-        assert outcome.run.commit_id in outcome.notifications[0]["message"]
+        assert [sent["subject"] for sent in outcome.notifications] == ["default: deployment started", "default: deployment succeeded"]
+        assert outcome.run.commit_id in outcome.notifications[-1]["message"] and outcome.notifications[-1]["notification"]["status"] == "succeeded"
 
 
 def assert_failed(outcome: Outcome, error: str, cause: str) -> None:
@@ -35,8 +35,8 @@ def assert_failed(outcome: Outcome, error: str, cause: str) -> None:
     assert outcome.entered[-1] == error
     assert outcome.run.status == "Failed" and outcome.job_message.startswith(f"{error}: "), outcome.job_message
     assert outcome.record["status"] == "FAILED" and outcome.record["failure_error"] == error
-    assert [sent["subject"] for sent in outcome.notifications] == ["Deployment failed"]
-    assert f"failed with {error}: " in outcome.notifications[0]["message"]
+    assert [sent["subject"] for sent in outcome.notifications] == ["default: deployment started", "default: deployment failed"]
+    assert f"failed with {error}: " in outcome.notifications[-1]["message"] and outcome.notifications[-1]["notification"]["error"] == error
 
 
 def assert_nothing_changed(stack: LocalStack, outcome: Outcome) -> None:
@@ -93,7 +93,7 @@ def test_a_second_commit_waits_for_the_first_and_is_never_interleaved(stack: Loc
 
     assert_succeeded(outcomes["first"], alone=False)
     assert_succeeded(outcomes["second"], alone=False)
-    last_two = [sent["message"] for sent in stack.notifications()[-2:]]
+    last_two = [sent["message"] for sent in stack.notifications() if sent["subject"] == "default: deployment succeeded"][-2:]
     assert "Service default: commit queue001 is live" in last_two[0] and "Service default: commit queue002 is live" in last_two[1]
     # QUEUED: the second execution starts only after the first one ended.
     assert outcomes["second"].execution["startDate"] >= outcomes["first"].execution["stopDate"]
@@ -262,7 +262,7 @@ def test_stopping_the_pipeline_run_mid_canary_stops_its_deployment_and_rolls_it_
     assert record["staging"]["rolled_back_to"] == outcome.live_before["staging"]
     deployment_id = record["production"]["deployment_id"]
     assert boto3.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"] == "Stopped"
-    stopped = [sent for sent in stack.notifications() if sent["subject"] == "Deployment stopped"]
+    stopped = [sent for sent in stack.notifications() if sent["subject"] == "default: deployment stopped"]
     assert stopped and reason in str(stopped[-1]["message"])
     assert {delivery.event["detail"]["state"] for delivery in deliveries} >= {"STOPPING", "STOPPED"}
     assert all(delivery.status == "Delivered" for delivery in deliveries)

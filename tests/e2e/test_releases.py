@@ -93,6 +93,12 @@ def test_a_release_runs_its_pipelines_in_two_waves_and_records_when_each_changed
     for name, run in runs.items():
         assert stack_pipeline_status(name, run["execution_id"]) == "Succeeded"
     assert notifications_about(stack, "5.16") == ["Release 5.16 started", "Release 5.16 succeeded"]
+    # The chat destinations got both, the outcome with each pipeline's run.
+    stack.wait_for_deliveries()
+    posted = [request.json for request in stack.chat.delivered("webhook") if request.json.get("release_id") == "5.16"]
+    assert [(note["kind"], note["status"]) for note in posted] == [("release", "started"), ("release", "succeeded")]
+    assert {row["label"]: row["value"] for row in posted[1]["details"]} == {name: f"Succeeded ({run['execution_id']})" for name, run in runs.items()}
+    assert posted[1]["links"]["execution"].endswith(execution["executionArn"])
 
 
 def stack_pipeline_status(name: str, execution_id: str) -> str:

@@ -46,7 +46,7 @@ def test_apply_creates_the_state_machine_with_the_handlers(stack: LocalStack, aw
 
 
 def test_apply_creates_every_handler_with_its_environment(stack: LocalStack, aws: AwsClient) -> None:
-    outputs = stack.outputs
+    outputs, console = stack.outputs, "https://us-east-1.console.aws.amazon.com"
     registry = {"SERVICES_PARAMETER_PREFIX": f"/{PREFIX}/services/"}
     deploy = registry | {"RELEASE_BUCKET": outputs["release_bucket_name"], "DEPLOYMENTS_TABLE": outputs["deployments_table_name"]}
     expected = {
@@ -61,15 +61,28 @@ def test_apply_creates_every_handler_with_its_environment(stack: LocalStack, aws
             "STOP_FUNCTION_NAME": stack.handler_functions["stop_deployment"],
             "PIPELINE_SESSION_NAME": outputs["pipeline_waiter"]["session_name"],
             "WAITER_ROLE_ARN": outputs["pipeline_waiter"]["role_arn"],
+            "NOTIFICATION_TOPIC_ARN": outputs["notification_topic_arn"],
+            "CONSOLE_URL": console,
         },
         "stop_deployment": {
             "STATE_MACHINE_ARN": outputs["state_machine_arn"],
             "ROLLBACK_FUNCTION_NAME": stack.handler_functions["rollback"],
             "DEPLOYMENTS_TABLE": outputs["deployments_table_name"],
             "NOTIFICATION_TOPIC_ARN": outputs["notification_topic_arn"],
+            "CONSOLE_URL": console,
+        },
+        # The local stack's chat destinations (local_aws/stack.py), each with the secret Terraform made.
+        "notifier": {
+            "CHAT_DESTINATIONS": json.dumps(
+                {name: {"secret_arn": destination["secret_arn"], "statuses": None, "type": destination["type"]} for name, destination in outputs["chat_destinations"].items()},
+                separators=(",", ":"),
+            ),
+            "CHAT_FAILURES_QUEUE_URL": outputs["chat_failures"]["queue_url"],
+            "DEPLOYMENTS_TABLE": outputs["deployments_table_name"],
+            "CONSOLE_URL": console,
         },
     }
-    console, releases = "https://us-east-1.console.aws.amazon.com", outputs["releases"]
+    releases = outputs["releases"]
     release_records = {"RELEASES_TABLE": releases["table_name"], "RELEASE_SESSION_NAME": outputs["pipeline_releases"]["session_name"]}
     expected |= {
         "release_intake": {
