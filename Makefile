@@ -90,7 +90,7 @@ test-unit: install package
 	$(PY) -m pytest -q -n auto --dist loadgroup --ignore=tests/e2e tests
 
 test-e2e: install package
-	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q --durations=15 tests/e2e
 
 bench: install package
 	$(PY) -m tools.bench

@@ -331,10 +331,11 @@ def message_text(request: ChatRequest) -> str:
     parts: list[str] = []
     kind = kind_of(request.destination)
     if kind == "slack" or "blocks" in payload:
-        if payload.get("text"):
+        # The blocks are what Slack shows; the top-level text is their notification fallback.
+        parts = list(_texts_of_blocks(payload.get("blocks")))
+        if not parts and payload.get("text"):
             parts = [str(payload["text"])]
-        else:
-            parts = list(_texts_of_blocks(payload.get("blocks")))
+        if not parts:
             for attachment in payload.get("attachments") or []:
                 if isinstance(attachment, dict):
                     parts += [str(attachment[key]) for key in ("pretext", "title", "text", "fallback") if attachment.get(key)][:1]

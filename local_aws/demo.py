@@ -339,12 +339,13 @@ def print_push(stack: "LocalStack", out: TextIO, title: str, run: "PipelineRun",
 
 
 def chat_lines(stack: "LocalStack", execution_name: str) -> list[str]:
-    """What the local chat receiver got about the execution, a line per message (Slack, Teams, the
-    webhook), once the notifier has posted them."""
+    """The last message the local chat receiver got about the execution from each destination (Slack,
+    Teams, the webhook; each also got the start's), a line each, once the notifier has posted them."""
     from local_aws.chat import summary
 
     stack.wait_for_deliveries()
-    return [summary(request, width=150) for request in stack.chat.requests() if execution_name in request.body_text]
+    last = {request.destination: request for request in stack.chat.requests() if execution_name in request.body_text}
+    return [summary(request, width=150) for request in last.values()]
 
 
 def push_sample_commits(stack: "LocalStack", out: TextIO, pictures: Path = OUT) -> list[Pushed]:

@@ -575,7 +575,10 @@ def test_a_bad_manifest_is_refused_naming_what_is_wrong_and_starts_nothing(platf
     (notice,) = notices.requests
     assert notice["TopicArn"] == platform["topic"]
     assert notice["Subject"] == f"Release {release_id or '(no release id)'} rejected"
-    assert notice["Message"].startswith(f"{upload['submitted_from']} was not released.") and words[0] in notice["Message"]
+    assert notice["MessageStructure"] == "json"
+    text, note = json.loads(notice["Message"])["email"], json.loads(json.loads(notice["Message"])["lambda"])
+    assert text.startswith(f"{upload['submitted_from']} was not released.") and words[0] in text
+    assert (note["kind"], note["status"], note["error"]) == ("release", "failed", "BadManifest") and note.get("release_id") == release_id
 
     assert executions() == [] and "release" not in stored(recorded_under)
 
