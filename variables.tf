@@ -458,7 +458,7 @@ variable "release_quiet_minutes" {
 
 variable "chat_destinations" {
   description = <<-EOT
-    Chat destinations the notifier posts each notification to (deployments, releases, pipeline waits), by a name of your choice (docs/notifications.md). type: "slack" (an incoming webhook), "teams" (a Microsoft Teams Workflows webhook) or "webhook" (an HTTPS endpoint that takes the notification as JSON). The webhook URL is a secret: leave secret_arn unset and Terraform creates the secret <name_prefix>/chat/<name>, encrypted with the platform key and without a value (put the URL in it; the chat_destinations output gives the command), or set secret_arn to an existing secret whose value is the URL. statuses: the notifications a destination gets, of started, succeeded, failed, stopped and waiting_for_approval; unset gets them all. Empty: no notifier.
+    Chat destinations the notifier posts each notification to (deployments, releases, pipeline waits), by a name of your choice (docs/notifications.md). type: "slack" (an incoming webhook), "teams" (a Microsoft Teams Workflows webhook) or "webhook" (an HTTPS endpoint that takes the notification as JSON). The webhook URL is a secret: leave secret_arn unset and Terraform creates the secret <name_prefix>/chat/<name>, encrypted with the platform key and without a value (put the URL in it; the chat_destinations output gives the command), or set secret_arn to an existing secret whose value is the URL. statuses: the notifications a destination gets, of started, succeeded, failed and stopped (waiting_for_approval is accepted for the production approval, which publishes nothing yet); unset gets them all. Empty: no notifier.
   EOT
   type = map(object({
     type       = string
