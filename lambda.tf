@@ -355,12 +355,35 @@ data "aws_iam_policy_document" "use_key_through_dynamodb" {
   }
 }
 
+# Telling the encrypted topic, for a principal that reaches no other encrypted service: the waiter
+# (how a pipeline wait ended) and the ReleaseStateMachine (releases.tf).
+data "aws_iam_policy_document" "publish_notifications" {
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+
+  statement {
+    sid       = "UseKeyThroughSns"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.platform.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sns.${local.region}.${local.dns_suffix}"]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "waiter" {
   source_policy_documents = [
     data.aws_iam_policy_document.handler_basics["waiter"].json,
     data.aws_iam_policy_document.execution_data.json,
     data.aws_iam_policy_document.read_registrations.json,
     data.aws_iam_policy_document.assume_access["waiter"].json,
+    data.aws_iam_policy_document.publish_notifications.json,
   ]
 
   statement {
@@ -380,25 +403,6 @@ data "aws_iam_policy_document" "waiter" {
     sid       = "StopDeployments"
     actions   = ["lambda:InvokeFunction"]
     resources = [local.handler_function_arns["stop_deployment"]]
-  }
-
-  # How a pipeline wait ended, told to the encrypted topic.
-  statement {
-    sid       = "NotifyWaits"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.notifications.arn]
-  }
-
-  statement {
-    sid       = "UseKeyThroughSns"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.platform.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sns.${local.region}.${local.dns_suffix}"]
-    }
   }
 
   # The Service Authorization Reference lists no resource type for PutJobSuccessResult and

@@ -248,6 +248,7 @@ data "aws_iam_policy_document" "release_state_machine" {
   source_policy_documents = [
     data.aws_iam_policy_document.release_execution_data.json,
     data.aws_iam_policy_document.state_machine_logs_and_traces.json,
+    data.aws_iam_policy_document.publish_notifications.json,
   ]
 
   statement {
@@ -257,24 +258,6 @@ data "aws_iam_policy_document" "release_state_machine" {
       aws_lambda_function.handler["release_steps"].arn,
       "${aws_lambda_function.handler["release_steps"].arn}:*",
     ]
-  }
-
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.notifications.arn]
-  }
-
-  statement {
-    sid       = "UseKeyThroughSns"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.platform.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sns.${local.region}.${local.dns_suffix}"]
-    }
   }
 }
 

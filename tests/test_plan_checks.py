@@ -221,7 +221,7 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
 }
 
 # The waiter's policy document: its own statements, which the pipeline mode's join only when asked.
-WAITER_STATEMENTS = ["StartDeployment", "FollowDeployments", "StopDeployments", "NotifyWaits", "UseKeyThroughSns", "ReportJobResult"]
+WAITER_STATEMENTS = ["StartDeployment", "FollowDeployments", "StopDeployments", "ReportJobResult"]
 WAITER_SIDS = "[for s in data.aws_iam_policy_document.waiter.statement : s.sid]"
 PIPELINES = "arn:aws:codepipeline:us-east-1:123456789012"
 
