@@ -30,6 +30,7 @@ if str(LAMBDA_SRC) not in sys.path:
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
+from shared.observability import logger  # noqa: E402  (needs LAMBDA_SRC on sys.path)
 from tools.package import HANDLERS as HANDLERS  # noqa: E402  (needs ROOT on sys.path)
 
 
@@ -74,3 +75,22 @@ def aws() -> Iterator[None]:
     with mock_aws():
         yield
     shared_aws.reset()
+
+
+class CurrentStdout:
+    """Writes to whatever sys.stdout is at the time, so capsys sees it."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """Powertools' logger keeps the stdout of its creation (pytest's); route it to capsys's."""
+    handler = logger.registered_handler
+    previous = handler.setStream(CurrentStdout())  # type: ignore[attr-defined]
+    yield capsys
+    handler.setStream(previous)  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ dead-lettered.
 import copy
 import functools
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -199,25 +198,6 @@ def platform(aws: None, monkeypatch: pytest.MonkeyPatch, chat: ChatService) -> I
     notifier.forget_urls()
     yield Platform(monkeypatch, chat)
     notifier.forget_urls()
-
-
-class CurrentStdout:
-    """Writes to whatever sys.stdout is at the time, so capsys sees it."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
-@pytest.fixture
-def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """Powertools' logger keeps the stdout of its creation (pytest's); route it to capsys's."""
-    handler = logger.registered_handler
-    previous = handler.setStream(CurrentStdout())  # type: ignore[attr-defined]
-    yield capsys
-    handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 def log_lines(text: str) -> list[dict[str, Any]]:

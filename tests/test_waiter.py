@@ -9,8 +9,6 @@ import copy
 import io
 import json
 import re
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +23,6 @@ from aws_fixtures import SERVICES_PREFIX, Refusals, register_service, service_cl
 from conftest import REGION, load_handler
 from shared import aws as shared_aws, errors
 from shared.errors import InvalidInput
-from shared.observability import logger
 
 waiter = load_handler("waiter")
 
@@ -761,25 +758,6 @@ def test_hostile_input_fails_the_job_with_a_short_message_and_touches_nothing(
 
 
 SECRETS = (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)
-
-
-class CurrentStdout:
-    """Writes to whatever sys.stdout is at the time, so capsys sees it."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
-@pytest.fixture
-def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """Powertools' logger keeps the stdout of its creation (pytest's); route it to capsys's."""
-    handler = logger.registered_handler
-    previous = handler.setStream(CurrentStdout())  # type: ignore[attr-defined]
-    yield capsys
-    handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("user_parameters", [None, "not json"])

@@ -22,7 +22,7 @@ from moto.codepipeline.models import codepipeline_backends
 from aws_fixtures import Refusals
 from conftest import REGION, load_handler
 from shared import aws as shared_aws, services
-from test_waiter import ACCESS_KEY, ACCOUNT, JOB_ID, NEXT_JOB_ID, SECRET_KEY, SESSION_TOKEN, Pipeline, StopFunction, captured_logs as captured_logs, job_event
+from test_waiter import ACCESS_KEY, ACCOUNT, JOB_ID, NEXT_JOB_ID, SECRET_KEY, SESSION_TOKEN, Pipeline, StopFunction, job_event
 
 waiter = load_handler("waiter")
 pipelines = waiter.pipelines
