@@ -12,7 +12,7 @@ SHARED_SOURCES := $(wildcard lambda_src/shared/*.py)
 # The layer first: it is the one that takes a while (pip), and says so.
 ZIPS := $(BUILD)/layer.zip $(HANDLERS:%=$(BUILD)/%.zip) $(BUILD)/app.zip
 
-.PHONY: install package lint lint-terraform lint-python lint-rendered test test-unit test-e2e bench demo clean local-aws release
+.PHONY: install package lint lint-terraform lint-python lint-rendered test test-unit test-e2e bench demo clean local-aws release approve
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(VENDORED_WHEELS)/.downloaded
 
@@ -115,3 +115,7 @@ local-aws: $(VENV)/.demo-installed
 # release API, signed with your AWS credentials (tools/release.py); without URL, $RELEASE_API_URL.
 release: $(VENV)/.demo-installed
 	$(PY) -m tools.release "$(MANIFEST)" $(if $(URL),--url "$(URL)")
+
+# Decide a production approval: `make approve EXECUTION=... DECISION=approve|reject [REASON="..."]` (tools/approve.py)
+approve: $(VENV)/.demo-installed
+	$(PY) -m tools.approve "$(EXECUTION)" "$(DECISION)" $(if $(REASON),--reason "$(REASON)") $(if $(URL),--url "$(URL)")

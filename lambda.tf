@@ -1,5 +1,5 @@
-# The platform handlers: the deployment's seven here, the releases' three in releases.tf, the
-# notifier in notifications.tf (with chat destinations only). Each one
+# The platform handlers: the deployment's seven here, the approval handler in approvals.tf, the
+# releases' three in releases.tf, the notifier in notifications.tf (with chat destinations only). Each one
 # has its own log group, role and inline policy; the policy
 # documents below grant each handler what it touches for every service (the platform's buckets,
 # table, key and the services' registrations). A service's functions, deployment groups and
@@ -55,7 +55,7 @@ locals {
       timeout       = 150
     }
   }
-  handlers = merge(local.deployment_handlers, local.release_handlers, local.notification_handlers)
+  handlers = merge(local.deployment_handlers, local.approval_handlers, local.release_handlers, local.notification_handlers)
 
   # Built from the names: the handlers' policies name each other, and the functions depend on their policies.
   handler_function_arns = { for name, handler in local.handlers : name => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${handler.function_name}" }
@@ -108,7 +108,7 @@ locals {
       CONSOLE_URL            = local.console_url
     }
   }
-  handler_environment = merge(local.deployment_handler_environment, local.release_handler_environment, local.notification_handler_environment)
+  handler_environment = merge(local.deployment_handler_environment, local.approval_handler_environment, local.release_handler_environment, local.notification_handler_environment)
 
   deployment_handler_policies = {
     validate_code   = data.aws_iam_policy_document.validate_code.json
@@ -119,7 +119,7 @@ locals {
     waiter          = data.aws_iam_policy_document.waiter.json
     stop_deployment = data.aws_iam_policy_document.stop_deployment.json
   }
-  handler_policies = merge(local.deployment_handler_policies, local.release_handler_policies, local.notification_handler_policies)
+  handler_policies = merge(local.deployment_handler_policies, local.approval_handler_policies, local.release_handler_policies, local.notification_handler_policies)
 
   # The partition's console, for the links of answers and notifications ("" where AWS documents none).
   console_url = local.console == null ? "" : local.console
@@ -339,8 +339,8 @@ data "aws_iam_policy_document" "rollback" {
   }
 }
 
-# The encrypted tables, for a handler that reaches no other encrypted service: rollback and the
-# release handlers (releases.tf).
+# The encrypted tables, for a handler that reaches no other encrypted service through it: rollback,
+# the approval handler (approvals.tf) and the release handlers (releases.tf).
 data "aws_iam_policy_document" "use_key_through_dynamodb" {
   statement {
     sid       = "UseKeyThroughDynamoDB"

@@ -130,6 +130,19 @@ output "release_api_url" {
   value       = "${aws_api_gateway_stage.releases.invoke_url}/releases"
 }
 
+output "approval_api_url" {
+  description = "URL of POST /approvals, where an approver decides a deployment waiting for approval: `make approve EXECUTION=<name> DECISION=approve URL=\"$(terraform output -raw approval_api_url)\"`."
+  value       = "${aws_api_gateway_stage.releases.invoke_url}/${local.approval_api_path}"
+}
+
+output "approvals" {
+  description = "Production approvals (docs/approvals.md): the IAM policy an approver needs to call POST /approvals (approval_api_url), and each service's approval settings as registered."
+  value = {
+    api_invoke_policy = data.aws_iam_policy_document.approval_api_invoke.json
+    services          = { for key, service in module.service : key => service.production_approval }
+  }
+}
+
 output "pipeline_releases" {
   description = "The release handlers' roles (release_steps and release_events) and the session name they assume other accounts' roles with. Pass it as modules/pipeline-access's releases input in a target account."
   value = {

@@ -1,9 +1,10 @@
-# The release button: POST /releases on an API Gateway REST API, signed with the caller's AWS
-# credentials (AWS_IAM authorization: a caller needs execute-api:Invoke on the method, the
-# releases output's api_invoke_policy). API Gateway refuses a body that breaks the manifest's JSON
-# Schema (400, with the validation message); release_intake answers the rest (202 with the
-# execution, 400 for a rule the schema cannot express, 409 for a release id submitted before).
-# tools/release.py (make release MANIFEST=...) signs and sends the request.
+# The platform's API, which also serves POST /approvals (approvals.tf). The release button:
+# POST /releases on an API Gateway REST API, signed with the caller's AWS credentials (AWS_IAM
+# authorization: a caller needs execute-api:Invoke on the method, the releases output's
+# api_invoke_policy). API Gateway refuses a body that breaks the manifest's JSON Schema (400, with
+# the validation message); release_intake answers the rest (202 with the execution, 400 for a rule
+# the schema cannot express, 409 for a release id submitted before). tools/release.py
+# (make release MANIFEST=...) signs and sends the request.
 
 locals {
   release_api_stage = "v1"
@@ -11,7 +12,7 @@ locals {
 
 resource "aws_api_gateway_rest_api" "releases" {
   name        = "${var.name_prefix}-releases"
-  description = "Starts releases of ${var.name_prefix}: POST /releases with a release manifest, signed with AWS credentials."
+  description = "The API of ${var.name_prefix}: POST /releases starts a release, POST /approvals decides a production approval; requests are signed with AWS credentials."
 
   endpoint_configuration {
     types = ["REGIONAL"]
@@ -97,6 +98,13 @@ resource "aws_api_gateway_deployment" "releases" {
       aws_api_gateway_integration.submit_release.uri,
       aws_api_gateway_gateway_response.bad_request_body.id,
       aws_api_gateway_gateway_response.bad_request_body.response_templates,
+      aws_api_gateway_resource.approvals.id,
+      aws_api_gateway_model.approval_decision.id,
+      filesha1("${path.module}/schemas/approval-decision.schema.json"),
+      aws_api_gateway_method.decide_approval.id,
+      aws_api_gateway_method.decide_approval.authorization,
+      aws_api_gateway_integration.decide_approval.id,
+      aws_api_gateway_integration.decide_approval.uri,
     ]))
   }
 
@@ -104,7 +112,7 @@ resource "aws_api_gateway_deployment" "releases" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_api_gateway_integration.submit_release]
+  depends_on = [aws_api_gateway_integration.submit_release, aws_api_gateway_integration.decide_approval]
 }
 
 resource "aws_api_gateway_stage" "releases" {

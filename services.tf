@@ -26,6 +26,7 @@ locals {
       }
       production_error_alarm     = var.production_error_alarm
       production_rollback_alarms = var.production_rollback_alarms
+      production_approval        = var.production_approval
       pipeline_source = {
         provider        = var.source_provider
         object_key      = var.source_object_key
@@ -90,6 +91,7 @@ module "service" {
   deployment                 = each.value.deployment
   production_error_alarm     = each.value.production_error_alarm
   production_rollback_alarms = each.value.production_rollback_alarms
+  production_approval        = each.value.production_approval
   pipeline_source            = each.value.pipeline_source
   build                      = each.value.build
 }

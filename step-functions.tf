@@ -1,5 +1,6 @@
 # The DeploymentStateMachine: validate, test, deploy to staging, test there, deploy to production,
-# verify, and roll back on any failure. The flow lives in asl/deployment.asl.json.
+# verify, and roll back on any failure; with a service's production approval, wait for a decision
+# before production (approvals.tf). The flow lives in asl/deployment.asl.json.
 
 resource "aws_cloudwatch_log_group" "state_machine" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30 days) because these are operational logs; the deployment history lives in the DynamoDB table. Set 365 or more where a compliance rule requires it.
@@ -93,7 +94,7 @@ data "aws_iam_policy_document" "state_machine" {
     sid     = "InvokeHandlers"
     actions = ["lambda:InvokeFunction"]
     resources = flatten([
-      for name in ["validate_code", "run_tests", "staging", "production", "rollback"] : [
+      for name in ["validate_code", "run_tests", "staging", "production", "rollback", "approval"] : [
         aws_lambda_function.handler[name].arn,
         "${aws_lambda_function.handler[name].arn}:*",
       ]
@@ -164,6 +165,7 @@ resource "aws_sfn_state_machine" "deployment" {
     staging_function_arn       = aws_lambda_function.handler["staging"].arn
     production_function_arn    = aws_lambda_function.handler["production"].arn
     rollback_function_arn      = aws_lambda_function.handler["rollback"].arn
+    approval_function_arn      = aws_lambda_function.handler["approval"].arn
     deployments_table_name     = aws_dynamodb_table.deployments.name
     notification_topic_arn     = aws_sns_topic.notifications.arn
     partition                  = local.partition

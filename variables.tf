@@ -102,6 +102,11 @@ variable "services" {
       evaluation_periods = optional(number)
     }))
     production_rollback_alarms = optional(list(string))
+    production_approval = optional(object({
+      required        = optional(bool)
+      approvers       = optional(list(string))
+      timeout_minutes = optional(number)
+    }))
     pipeline_source = optional(object({
       provider        = optional(string)
       object_key      = optional(string)
@@ -134,10 +139,10 @@ variable "services" {
     condition = var.services == null || alltrue([for value in [
       var.app_handler, var.alias_name, var.existing_staging_function_name, var.existing_production_function_name, var.test_cases_path, var.test_timeout_seconds,
       var.staging_deployment_config, var.production_deployment_config, var.deployment_timeout_seconds, var.poll_interval_seconds, var.production_error_alarm,
-      var.production_rollback_alarms, var.source_provider, var.source_object_key, var.repository_name, var.connection_arn, var.repository_id, var.branch,
+      var.production_rollback_alarms, var.production_approval, var.source_provider, var.source_object_key, var.repository_name, var.connection_arn, var.repository_id, var.branch,
       var.buildspec_path, var.codebuild_image,
     ] : value == null])
-    error_message = "services is set, and so is a single-service variable (app_handler, alias_name, existing_*_function_name, test_*, *_deployment_config, deployment_timeout_seconds, poll_interval_seconds, production_error_alarm, production_rollback_alarms, source_*, repository_*, connection_arn, branch, buildspec_path or codebuild_image), which only describes the service keyed default while services is null: move its value into services.default."
+    error_message = "services is set, and so is a single-service variable (app_handler, alias_name, existing_*_function_name, test_*, *_deployment_config, deployment_timeout_seconds, poll_interval_seconds, production_error_alarm, production_rollback_alarms, production_approval, source_*, repository_*, connection_arn, branch, buildspec_path or codebuild_image), which only describes the service keyed default while services is null: move its value into services.default."
   }
 }
 
@@ -229,6 +234,16 @@ variable "production_rollback_alarms" {
   description = "Alarms of your own that also stop and roll back a production deployment (services.<key>.production_rollback_alarms) [none]."
   type        = list(string)
   default     = null
+}
+
+variable "production_approval" {
+  description = "Whether production waits for a decision by one of approvers (ARNs of IAM roles, whose sessions decide as the role, users or role sessions) once staging's tests pass, for at most timeout_minutes, after which staging is rolled back (services.<key>.production_approval; docs/approvals.md) [not required]."
+  type = object({
+    required        = optional(bool)
+    approvers       = optional(list(string))
+    timeout_minutes = optional(number)
+  })
+  default = null
 }
 
 variable "source_provider" {
@@ -458,7 +473,7 @@ variable "release_quiet_minutes" {
 
 variable "chat_destinations" {
   description = <<-EOT
-    Chat destinations the notifier posts each notification to (deployments, releases, pipeline waits), by a name of your choice (docs/notifications.md). type: "slack" (an incoming webhook), "teams" (a Microsoft Teams Workflows webhook) or "webhook" (an HTTPS endpoint that takes the notification as JSON). The webhook URL is a secret: leave secret_arn unset and Terraform creates the secret <name_prefix>/chat/<name>, encrypted with the platform key and without a value (put the URL in it; the chat_destinations output gives the command), or set secret_arn to an existing secret whose value is the URL. statuses: the notifications a destination gets, of started, succeeded, failed and stopped (waiting_for_approval is accepted for the production approval, which publishes nothing yet); unset gets them all. Empty: no notifier.
+    Chat destinations the notifier posts each notification to (deployments, releases, pipeline waits), by a name of your choice (docs/notifications.md). type: "slack" (an incoming webhook), "teams" (a Microsoft Teams Workflows webhook) or "webhook" (an HTTPS endpoint that takes the notification as JSON). The webhook URL is a secret: leave secret_arn unset and Terraform creates the secret <name_prefix>/chat/<name>, encrypted with the platform key and without a value (put the URL in it; the chat_destinations output gives the command), or set secret_arn to an existing secret whose value is the URL. statuses: the notifications a destination gets, of started, succeeded, failed, stopped and waiting_for_approval (a production approval's request, docs/approvals.md); unset gets them all. Empty: no notifier.
   EOT
   type = map(object({
     type       = string

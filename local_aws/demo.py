@@ -13,6 +13,9 @@
 3. push commit 2 of the sample app (version 1.2.0 with a staging test it fails): rolled back, the
    clock untouched; or, with --app DIR, push DIR as the app/ folder of one commit of the sample
    app's service (see APP_LAYOUT);
+   then (not with --app) two commits of payments, whose production waits for a decision: print
+   the change summary each waits with, approve the first and reject the second with
+   tools/approve.py as a session of the release-managers role;
 4. apply examples/parent-pipeline and run it once (not with --app): its two waiter actions start
    a pipeline of this account and follow one in a second local account;
    then three releases (local_aws/release_demo.py): one in two waves, the same release id refused
@@ -362,6 +365,45 @@ def push_sample_commits(stack: "LocalStack", out: TextIO, pictures: Path = OUT) 
     return pushed
 
 
+# The payments commits: each waits for a decision before production, given with tools/approve.py.
+PAYMENTS_COMMITS = [
+    ("pay130", version("1.3.0"), "approve", "change summary reviewed"),
+    ("pay140", version("1.4.0") | {"src/pricing.py": lambda _: "RATE = 0.2\n"}, "reject", "pricing.py needs its own tests first"),
+]
+
+
+def push_payments_commits(stack: "LocalStack", out: TextIO, pictures: Path = OUT) -> list[Pushed]:
+    """The commits of payments, whose production waits for a decision: for each, the change summary
+    the topic and the chat destinations got, then the decision, given with tools/approve.py as a
+    session of the release-managers role (local_aws/approvals.py). The second's summary compares
+    with the release copy the first left in production."""
+    import threading
+
+    from local_aws import approvals
+    from local_aws.stack import SERVICE_APPS, app_commit
+
+    service, manager, pushed = approvals.APPROVAL_SERVICE, approvals.approver(stack), []
+    with tempfile.TemporaryDirectory() as folder:
+        for commit, edits, decision, reason in PAYMENTS_COMMITS:
+            before = stack.live_versions(service)
+            runs: list[PipelineRun] = []
+            source = app_commit(Path(folder) / commit, edits, app=SERVICE_APPS[service])
+            pushing = threading.Thread(target=lambda source=source, commit=commit, runs=runs: runs.append(stack.push(source, commit, service)))
+            pushing.start()
+            record = approvals.waiting_record(stack, commit)
+            name = record["execution_name"]
+            print(f"\n== {service} {commit}: waits for a decision before production", file=out)
+            print("   | " + indented(record["approval"]["summary"], "   | "), file=out)
+            for line in chat_lines(stack, name):
+                print(f"   chat: {line}", file=out)
+            status, printed = approvals.run_command(stack, manager, [name, decision, "--reason", reason])
+            print(f"   $ python -m tools.approve {name} {decision} --reason '{reason}'   (exit {status}, as {manager.arn})", file=out)
+            print("     " + indented(printed.rstrip(), "     "), file=out, flush=True)
+            pushing.join()
+            pushed.append(print_push(stack, out, f"{service} {commit}: {decision}d", runs[0], commit, service, before, pictures))
+    return pushed
+
+
 def push_own_app(stack: "LocalStack", app: Path, out: TextIO, pictures: Path = OUT) -> Pushed:
     """`app` (a directory of APP_LAYOUT) pushed as the app/ folder of one commit."""
     from local_aws.stack import app_commit
@@ -464,6 +506,7 @@ def main(argv: list[str] | None = None) -> None:
                 push_own_app(stack, arguments.app, out)
             else:
                 push_sample_commits(stack, out)
+                push_payments_commits(stack, out)
                 push_parent_pipeline(stack, out)
                 run_releases(stack, out)
             plan = stack.terraform.plan()

@@ -133,7 +133,8 @@ def routes(definition: dict[str, Any], top: float = MARGIN + 30) -> dict[tuple[s
     """The polyline of every edge, drawn with horizontal and vertical lines only. A state's branches to
     the states beside it fan out from one trunk in the gap between the columns; a branch (or a loop)
     back up to a state beside an earlier one leaves through the gap above its source and rises past
-    the empty places under its target. The failure states beside the happy path reach the shared tail
+    the empty places under its target; a branch that skips states of the happy path runs down the left
+    margin. The failure states beside the happy path reach the shared tail
     through one vertical lane per target, right of them; the Fail states hang off one horizontal bus
     above them."""
     states = definition["States"]
@@ -171,6 +172,10 @@ def routes(definition: dict[str, Any], top: float = MARGIN + 30) -> dict[tuple[s
                 points = [*down, (tx - 10, bus_y), (tx - 10, target_middle), (tx, target_middle)]
         elif source_row == target_row:
             points = [(source_side, source_middle), (target_side, target_middle)]
+        elif source_column == target_column == 0 and target_row > source_row + 1 and any((0, row) in occupied for row in range(source_row + 1, target_row)):
+            # a branch that skips states of the happy path (no approval asked): down the left margin
+            x = sx - MARGIN / 2
+            points = [(sx, source_middle), (x, source_middle), (x, target_middle), (tx, target_middle)]
         elif source_column == target_column:
             points = [(source_center, sy + BOX_HEIGHT), (target_center, ty)] if target_row > source_row else [(source_center, sy), (target_center, ty + BOX_HEIGHT)]
         elif rightwards and target_row > source_row:  # a fan: along the gap between the columns

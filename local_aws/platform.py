@@ -31,7 +31,9 @@ FUNCTIONS = {"staging": "app-staging", "production": "app-production"}
 SERVICES_PREFIX = "/local/services/"
 SERVICE = "app"
 PIPELINE = "app-pipeline"
-STEPS = ("validate_code", "run_tests", "staging", "production", "rollback")
+STEPS = ("validate_code", "run_tests", "staging", "production", "rollback", "approval")
+STATE_MACHINE_ARN = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:deployment"
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:deployments"
 # The roles the handlers assume to act for the service, as modules/service names them.
 ACCESS_ROLES = {
     handler: f"arn:aws:iam::{ACCOUNT}:role/local/services/app-{handler.replace('_', '-')}-access" for handler in ("run_tests", "staging", "production", "rollback", "waiter")
@@ -46,11 +48,19 @@ def step_environment(step: str) -> dict[str, str]:
     the service's registry entry."""
     common = {"POWERTOOLS_SERVICE_NAME": step, "SERVICES_PARAMETER_PREFIX": SERVICES_PREFIX}
     deploy = {"RELEASE_BUCKET": RELEASE_BUCKET, "DEPLOYMENTS_TABLE": TABLE}
-    return common | {"validate_code": {}, "run_tests": {}, "staging": deploy, "production": deploy, "rollback": {"DEPLOYMENTS_TABLE": TABLE}}[step]
+    approval = {
+        "DEPLOYMENTS_TABLE": TABLE,
+        "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+        "NOTIFICATION_TOPIC_ARN": TOPIC_ARN,
+        "APPROVAL_API_URL": "https://api.execute-api.us-east-1.amazonaws.com/v1/approvals",
+        "CONSOLE_URL": "https://console.aws.amazon.com",
+    }
+    return common | {"validate_code": {}, "run_tests": {}, "staging": deploy, "production": deploy, "rollback": {"DEPLOYMENTS_TABLE": TABLE}, "approval": approval}[step]
 
 
-def service_document(deployment_configs: dict[str, str] | None = None) -> dict[str, Any]:
-    """The registry entry of the local service, as the platform's `services` map writes it."""
+def service_document(deployment_configs: dict[str, str] | None = None, approval: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The registry entry of the local service, as the platform's `services` map writes it (by
+    default without production approval)."""
     configs = deployment_configs or {"staging": ALL_AT_ONCE, "production": ALL_AT_ONCE}
     return {
         "name": SERVICE,
@@ -67,6 +77,7 @@ def service_document(deployment_configs: dict[str, str] | None = None) -> dict[s
             for environment in ("staging", "production")
         },
         "access_roles": ACCESS_ROLES,
+        "approval": approval or {"required": False, "timeout_seconds": 3600, "approvers": []},
     }
 
 
@@ -101,6 +112,7 @@ class LocalPlatform:
     app_code: bytes
     step_zips: dict[str, bytes]
     deployment_configs: dict[str, str] = field(default_factory=lambda: {"staging": ALL_AT_ONCE, "production": ALL_AT_ONCE})
+    approval: dict[str, Any] | None = None
     state_machine_arn: str = ""
 
     def create(self) -> "LocalPlatform":
@@ -121,7 +133,7 @@ class LocalPlatform:
     @property
     def service(self) -> dict[str, Any]:
         """The local service's registry entry: what the waiter puts into an execution's input."""
-        return service_document(self.deployment_configs)
+        return service_document(self.deployment_configs, self.approval)
 
     def create_steps(self) -> "LocalPlatform":
         topic = boto3.client("sns").create_topic(Name="deployments")["TopicArn"]
@@ -131,6 +143,7 @@ class LocalPlatform:
         for placeholder, value in placeholders.items():
             definition = definition.replace("${" + placeholder + "}", value)
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(name="deployment", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        assert self.state_machine_arn == STATE_MACHINE_ARN and topic == TOPIC_ARN, "the approval handler's environment names them"
         return self
 
     @staticmethod

@@ -17,7 +17,7 @@ import boto3
 
 from local_aws import releases
 from local_aws.codepipeline import zip_folder
-from local_aws.stack import DEFAULT_SERVICE, LocalStack, app_commit
+from local_aws.stack import SERVICE_APPS, LocalStack, app_commit
 
 FIRST = {
     "release_id": "2026.12.1",
@@ -31,12 +31,14 @@ SECOND = {
 
 
 def put_service_sources(stack: LocalStack) -> None:
-    """Each service's source object in the source bucket, which its pipeline's Source action reads
-    when a release starts it (the demo's pushes hand their commits to the pipeline directly)."""
+    """The source object of each service a release may start, in the source bucket, which its
+    pipeline's Source action reads when a release starts it (the demo's pushes hand their commits
+    to the pipeline directly)."""
     with tempfile.TemporaryDirectory() as folder:
         for service, described in stack.outputs["services"].items():
-            app = Path(__file__).resolve().parent.parent / ("app" if service == DEFAULT_SERVICE else f"examples/{service}")
-            source = app_commit(Path(folder) / service, app=app)
+            if described["pipeline_name"] not in stack.outputs["releases"]["pipelines"]:
+                continue
+            source = app_commit(Path(folder) / service, app=SERVICE_APPS[service])
             boto3.client("s3").put_object(Bucket=described["source"]["bucket"], Key=described["source"]["object_key"], Body=zip_folder(source))
 
 

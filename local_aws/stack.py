@@ -51,17 +51,25 @@ from local_aws.terraform import DEFAULT_WORKDIR, ROOT, LocalTerraform
 # stuck deployment times out in a minute (handlers keep the wall clock).
 ENVIRONMENTS = ("staging", "production")
 DEFAULT_SERVICE = "default"
+APPROVER_ROLE_ARN = "arn:aws:iam::123456789012:role/release-managers"
 
-# The repository's local platform: two services, the sample application (keyed default, so it has
-# the names of the single-application release) and examples/clock, which deploys production with a
-# custom linear configuration. Deployments give up 60 s after their shift (at the local clock).
-SERVICE_APPS = {DEFAULT_SERVICE: ROOT / "app", "clock": ROOT / "examples" / "clock"}
+# The repository's local platform: three services, the sample application (keyed default, so it has
+# the names of the single-application release), examples/clock, which deploys production with a
+# custom linear configuration, and payments (the sample application again), whose production waits
+# for a decision of the release-managers role (local_aws/approvals.py) for a minute of wall clock.
+# Deployments give up 60 s after their shift (at the local clock).
+SERVICE_APPS = {DEFAULT_SERVICE: ROOT / "app", "clock": ROOT / "examples" / "clock", "payments": ROOT / "app"}
 CUSTOM_DEPLOYMENT_CONFIGS = {"linear-50-1": {"type": "TimeBasedLinear", "percentage": 50, "interval_minutes": 1}}
 LOCAL_SERVICES = {
     DEFAULT_SERVICE: {"deployment": {"timeout_seconds": 60}},
     "clock": {
         "deployment": {"timeout_seconds": 60, "production_config": "linear-50-1"},
         "pipeline_source": {"object_key": "clock/source.zip"},
+    },
+    "payments": {
+        "deployment": {"timeout_seconds": 60, "production_config": "CodeDeployDefault.LambdaAllAtOnce"},
+        "pipeline_source": {"object_key": "payments/source.zip"},
+        "production_approval": {"required": True, "approvers": [APPROVER_ROLE_ARN], "timeout_minutes": 1},
     },
 }
 # The pipelines the waiter's pipeline mode may follow (local_aws/parent_pipeline.py): two in this
@@ -219,6 +227,11 @@ class LocalStack:
     def release_api_url(self) -> str:
         """POST /releases of the applied release API, served by the local API Gateway."""
         return self.server.api_gateway.local_url(self.outputs["release_api_url"])
+
+    @property
+    def approval_api_url(self) -> str:
+        """POST /approvals of the applied API, served by the local API Gateway."""
+        return self.server.api_gateway.local_url(self.outputs["approval_api_url"])
 
     def run_schedule(self, rule_name: str) -> list[Delivery]:
         """Run the scheduled EventBridge rule `rule_name` now, as its schedule would (moto never does)."""

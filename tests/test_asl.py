@@ -65,17 +65,35 @@ def lambda_tasks() -> list[str]:
     return [name for name, state in STATES.items() if state["Type"] == "Task" and state["Resource"].startswith("${")]
 
 
-def happy_path() -> list[str]:
-    """States visited when every check passes and deployments succeed at the first check."""
+def happy_path(approval: bool = False) -> list[str]:
+    """States visited when every check passes and deployments succeed at the first check, for a
+    service without production approval (or with it, approved)."""
     path, name = [], DEFINITION["StartAt"]
     while name:
         path.append(name)
         state = STATES[name]
-        if state["Type"] == "Choice":
+        if name == "ApprovalRequired" and not approval:
+            name = state["Default"]
+        elif state["Type"] == "Choice":
             name = state["Choices"][0]["Next"]
         else:
             name = state.get("Next")
     return path
+
+
+def test_an_approved_deployment_asks_for_the_decision_between_staging_tests_and_production() -> None:
+    tasks = [name for name in happy_path(approval=True) if STATES[name]["Type"] == "Task"]
+    assert tasks[tasks.index("RunTestsInStaging") :][:4] == ["RunTestsInStaging", "DescribeProduction", "RequestApproval", "DeployProduction"]
+    request = STATES["RequestApproval"]
+    assert request["Resource"] == "arn:${partition}:states:::lambda:invoke.waitForTaskToken"
+    assert request["Parameters"]["Payload"]["token.$"] == "$$.Task.Token" and request["Parameters"]["Payload"]["service.$"] == "$.service"
+    assert request["TimeoutSecondsPath"] == "$.service.approval.timeout_seconds"
+    catches = {tuple(catch["ErrorEquals"]): catch["Next"] for catch in request["Catch"]}
+    assert catches == {("States.Timeout",): "ApprovalTimeout", ("States.ALL",): "ApprovalError"}
+    # Rejected, timed out or not asked for: staging is rolled back, and the execution fails so named.
+    for state, error in (("ProductionRejection", "ProductionRejected"), ("ApprovalTimeout", "ApprovalTimedOut"), ("ApprovalError", "ApprovalFailed")):
+        assert STATES[state]["Parameters"]["error"] == error and "Rollback" in reachable(state) and STATES[error]["Type"] == "Fail"
+        assert {"Variable": "$.failure.error", "StringEquals": error, "Next": error} in STATES["FailWith"]["Choices"]
 
 
 def test_every_transition_target_exists_and_every_state_is_reachable() -> None:
@@ -213,6 +231,7 @@ HANDLER_TASKS_WITH_PARAMETERS = (
     "DeployStaging",
     "CheckStagingDeployment",
     "RunTestsInStaging",
+    "DescribeProduction",
     "DeployProduction",
     "CheckProductionDeployment",
     "VerifyProduction",

@@ -291,7 +291,7 @@ def test_missing_configuration_names_the_variable(platform: Platform, context: A
         (None, "must be a JSON object, got null"),
         ([], "must be a JSON object, got an array"),
         ({}, "no 'action'"),
-        ({"action": "destroy"}, "'action' must be 'deploy' or 'check'"),
+        ({"action": "destroy"}, "'action' must be 'deploy', 'check' or 'describe'"),
         ({"action": 7}, "'action' must be a string"),
         ({"action": "deploy"}, "no 'commit_id'"),
         ({"action": "deploy", "commit_id": "a b"}, "is not a commit id"),

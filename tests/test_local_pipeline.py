@@ -20,7 +20,7 @@ from aws_fixtures import app_zip
 from local_aws.codedeploy import restore
 from local_aws.codepipeline import JobResults, PipelineRun, get_execution, in_progress_execution, push_commit, stop_execution
 from local_aws.compat import LocalAws
-from local_aws.platform import ARTIFACT_BUCKET, PIPELINE, ROLE, SERVICE, SERVICES_PREFIX, LocalPlatform
+from local_aws.platform import ARTIFACT_BUCKET, PIPELINE, ROLE, SERVICE, SERVICES_PREFIX, STEPS, LocalPlatform
 from local_functions import ACCOUNT, allow_rule, create_function, create_role
 from tools import package
 
@@ -35,7 +35,7 @@ def pipeline(tmp_path: Path) -> Iterator[tuple[LocalPlatform, JobResults]]:
 
     shared_aws.reset()
     steps = {}
-    for step in ("validate_code", "run_tests", "staging", "production", "rollback", "waiter"):
+    for step in (*STEPS, "waiter"):
         package.write_zip(tmp_path / f"{step}.zip", package.handler_entries(step))
         steps[step] = (tmp_path / f"{step}.zip").read_bytes()
     patches, results = LocalAws(), JobResults()

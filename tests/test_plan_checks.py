@@ -161,6 +161,13 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "alarm_evaluation_periods_fraction": ({"production_error_alarm": HCL("{ evaluation_periods = 1.5 }")}, "production_error_alarm", "evaluation_periods must be"),
     "alarm_over_a_day_of_minutes": ({"production_error_alarm": HCL("{ period_seconds = 60, evaluation_periods = 1441 }")}, "production_error_alarm", "at most 86400"),
     "alarm_over_seven_days_of_hours": ({"production_error_alarm": HCL("{ period_seconds = 3600, evaluation_periods = 169 }")}, "production_error_alarm", "at most 86400"),
+    "approval_without_approvers": ({"production_approval": HCL("{ required = true }")}, "production_approval", "approvers is empty"),
+    "approver_not_an_arn": ({"production_approval": HCL('{ required = true, approvers = ["release-managers"] }')}, "production_approval", "must be at most 50 ARNs"),
+    "approval_over_12_hours": (
+        {"production_approval": HCL('{ required = true, approvers = ["arn:aws:iam::123456789012:role/release-managers"], timeout_minutes = 721 }')},
+        "production_approval",
+        "from 1 to 720",
+    ),
     "rollback_alarms_over_nine": ({"production_rollback_alarms": HCL("[" + ", ".join(f'"alarm-{n}"' for n in range(10)) + "]")}, "production_rollback_alarms", "at most 9"),
     "rollback_alarm_with_a_wildcard": ({"production_rollback_alarms": HCL('["latency-*"]')}, "production_rollback_alarms", "without * or ?"),
     "rollback_alarm_twice": ({"production_rollback_alarms": HCL('["latency", "latency"]')}, "production_rollback_alarms", "each alarm once"),
@@ -384,7 +391,8 @@ APPLIED = {
     "two_services": (
         {
             "services": HCL(
-                '{ default = {}, orders = { pipeline_source = { object_key = "orders/source.zip" }, deployment = { production_config = "CodeDeployDefault.LambdaAllAtOnce" } } }'
+                '{ default = {}, orders = { pipeline_source = { object_key = "orders/source.zip" }, deployment = { production_config = "CodeDeployDefault.LambdaAllAtOnce" },'
+                ' production_approval = { required = true, approvers = ["arn:aws:iam::123456789012:role/release-managers"] } } }'
             )
         },
         [
@@ -397,9 +405,14 @@ APPLIED = {
             'output.services["orders"].source == { provider = "S3", bucket = output.source_bucket_name, object_key = "orders/source.zip" }',
             'output.services["orders"].deployment_config_names.production == "CodeDeployDefault.LambdaAllAtOnce"',
             'output.services["default"].deployment_config_names.production == "CodeDeployDefault.LambdaCanary10Percent5Minutes"',
-            # The shared platform once: one deployment state machine, ten handlers (the deployment's
-            # seven, the releases' three), three buckets; releases may name either service's pipeline.
-            "length(aws_lambda_function.handler) == 10 && length(aws_s3_bucket.this) == 3",
+            # The shared platform once: one deployment state machine, eleven handlers (the deployment's
+            # seven, the approval handler, the releases' three), three buckets; releases may name
+            # either service's pipeline.
+            "length(aws_lambda_function.handler) == 11 && length(aws_s3_bucket.this) == 3",
+            # Only orders waits for a decision before production, for the default hour.
+            'output.approvals.services["orders"].required && output.approvals.services["orders"].timeout_minutes == 60',
+            'output.approvals.services["orders"].approvers == tolist(["arn:aws:iam::123456789012:role/release-managers"])',
+            '!output.approvals.services["default"].required',
             'output.releases.pipelines == tolist(["sls-cd-pipeline", "sls-cd-orders-pipeline"])',
             f'{statement("release_steps", "StartAndStopReleasePipelines")}.resources == toset(["{PIPELINES}:sls-cd-pipeline", "{PIPELINES}:sls-cd-orders-pipeline"])',
         ],

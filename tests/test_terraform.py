@@ -96,17 +96,18 @@ def test_asl_placeholders_match_templatefile_variables() -> None:
 
 
 def test_lambda_tf_configures_every_handler_of_lambda_src_and_no_other() -> None:
-    # lambda.tf's maps hold the deployment's handlers, releases.tf's the releases', notifications.tf
-    # the notifier's (only with chat destinations); lambda.tf merges them.
-    lambda_locals, release_locals, notification_locals = locals_of("lambda.tf"), locals_of("releases.tf"), locals_of("notifications.tf")
+    # lambda.tf's maps hold the deployment's handlers, approvals.tf's the approval handler's,
+    # releases.tf's the releases', notifications.tf the notifier's (only with chat destinations);
+    # lambda.tf merges them.
+    lambda_locals, approval_locals, release_locals, notification_locals = (locals_of(name) for name in ("lambda.tf", "approvals.tf", "releases.tf", "notifications.tf"))
     for name in ("handlers", "handler_policies", "handler_environment"):
-        deployment, releases = set(lambda_locals[f"deployment_{name}"]), set(release_locals[f"release_{name}"])
+        deployment, approval, releases = set(lambda_locals[f"deployment_{name}"]), set(approval_locals[f"approval_{name}"]), set(release_locals[f"release_{name}"])
         optional = notification_locals[f"notification_{name}"]
         assert optional.startswith("${local.chat_enabled ? {notifier = ") and optional.endswith("} : {}}"), optional
-        assert not deployment & releases and deployment | releases | {"notifier"} == set(HANDLERS), name
-        assert lambda_locals[name] == f"${{merge(local.deployment_{name}, local.release_{name}, local.notification_{name})}}", name
+        assert approval == {"approval"} and not deployment & releases and deployment | approval | releases | {"notifier"} == set(HANDLERS), name
+        assert lambda_locals[name] == f"${{merge(local.deployment_{name}, local.approval_{name}, local.release_{name}, local.notification_{name})}}", name
     # Each handler's policy is a document of its own.
-    policies = [*lambda_locals["deployment_handler_policies"].values(), *release_locals["release_handler_policies"].values()]
+    policies = [*lambda_locals["deployment_handler_policies"].values(), *approval_locals["approval_handler_policies"].values(), *release_locals["release_handler_policies"].values()]
     assert len(set(policies)) == len(HANDLERS) - 1 and "data.aws_iam_policy_document.notifier[0].json" in notification_locals["notification_handler_policies"]
 
 

@@ -168,9 +168,10 @@ def read_by(handler: str) -> set[str]:
     return variables
 
 
-# Where each handler's environment is written: lambda.tf the deployment's handlers, releases.tf
-# the releases', notifications.tf the notifier's (lambda.tf's handler_environment merges the maps).
-ENVIRONMENT_MAPS = {"lambda.tf": "deployment_handler_environment", "releases.tf": "release_handler_environment"}
+# Where each handler's environment is written: lambda.tf the deployment's handlers, approvals.tf
+# the approval handler's, releases.tf the releases', notifications.tf the notifier's (lambda.tf's
+# handler_environment merges the maps).
+ENVIRONMENT_MAPS = {"lambda.tf": "deployment_handler_environment", "approvals.tf": "approval_handler_environment", "releases.tf": "release_handler_environment"}
 # The notifier exists only with chat destinations: its map is {notifier = local.notifier_environment} or {}.
 OPTIONAL_ENVIRONMENTS = {"notifier": ("notifications.tf", "notification_handler_environment", "notifier_environment")}
 
@@ -222,7 +223,10 @@ def test_every_function_gets_the_environment_of_its_map() -> None:
     """The maps read above are the ones the functions get: lambda.tf merges them into
     handler_environment, and every function's environment is the variables every handler gets
     with its entry of it."""
-    assert locals_of("lambda.tf")["handler_environment"] == "${merge(local.deployment_handler_environment, local.release_handler_environment, local.notification_handler_environment)}"
+    assert (
+        locals_of("lambda.tf")["handler_environment"]
+        == "${merge(local.deployment_handler_environment, local.approval_handler_environment, local.release_handler_environment, local.notification_handler_environment)}"
+    )
     (environment,) = resources("lambda.tf", "aws_lambda_function")["handler"]["environment"]
     variables = environment["variables"]
     assert variables.endswith(", local.handler_environment[each.key])}"), variables
@@ -245,6 +249,7 @@ def test_lambda_tf_sets_nothing_a_handler_does_not_read(handler: str) -> None:
 
 @pytest.mark.parametrize("step", STEPS)
 def test_the_local_platform_sets_what_terraform_sets(step: str) -> None:
-    # The local platform builds the deployment's steps, whose environment lambda.tf writes.
-    assert environment_in_terraform(step)[0] == "lambda.tf"
+    # The local platform builds the deployment's steps, whose environment lambda.tf writes (the
+    # approval handler's, approvals.tf).
+    assert environment_in_terraform(step)[0] == ("approvals.tf" if step == "approval" else "lambda.tf")
     assert set(step_environment(step)) | SET_FOR_EVERY_HANDLER == set_in_terraform(step)

@@ -30,6 +30,7 @@ from shared.services import Service, acting_for, service_of
 PREDEFINED_SHIFT = re.compile(r"CodeDeployDefault\.Lambda(?:Canary(\d+)Percent(\d+)Minutes?|Linear(\d+)PercentEvery(\d+)Minutes?|AllAtOnce)", re.ASCII)
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CONTENT_IN_DESCRIPTION = re.compile(r"\bcontent ([0-9a-f]{64})\b")
+COMMIT_IN_DESCRIPTION = re.compile(r"\bcommit (\S+)$")
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,15 @@ def handle(event: Any, environment_name: str) -> dict[str, Any]:
     """Entry point shared by the staging and production handlers."""
     ensure_object(event)
     action = field(event, "action", str)
-    if action not in ("deploy", "check"):
-        raise InvalidInput(f"'action' must be 'deploy' or 'check', got {action[:40]!r}")
+    if action not in ("deploy", "check", "describe"):
+        raise InvalidInput(f"'action' must be 'deploy', 'check' or 'describe', got {action[:40]!r}")
     service = service_of(event)
     environment = Environment.of(service, environment_name)
     with acting_for(service, environment_name):
         if action == "deploy":
             return deploy(environment, commit_id(event), artifact_location(event), execution(event))
+        if action == "describe":
+            return describe(environment)
         return check(environment, field(event, "deployment", dict))
 
 
@@ -131,6 +134,24 @@ def deploy_code(environment: Environment, commit: str, code: Artifact, run: Exec
     }
 
 
+def describe(environment: Environment) -> dict[str, Any]:
+    """What the environment runs: its live version, and the commit and release copy the platform
+    deployed it from (the version's description names them; a version published otherwise has none)."""
+    version = live_version(environment)
+    description = str(aws.client("lambda").get_function_configuration(FunctionName=environment.function_name, Qualifier=version).get("Description", ""))
+    content, commit = CONTENT_IN_DESCRIPTION.search(description), COMMIT_IN_DESCRIPTION.search(description)
+    result: dict[str, Any] = {"environment": environment.name, "version": version, "commit_id": None, "content_sha256": None, "release": None, "note": None}
+    if content is None or commit is None:
+        return result | {
+            "note": f"{environment.name} runs version {version} of {environment.function_name}, which the platform did not deploy: there is no release copy to compare with"
+        }
+    return result | {
+        "commit_id": commit.group(1),
+        "content_sha256": content.group(1),
+        "release": {"bucket": environment.release_bucket, "key": release_key(environment, commit.group(1))},
+    }
+
+
 def no_op_result(version: str) -> dict[str, Any]:
     return {"new_version": version, "deployment_id": None, "no_op": True, "release": None, "wait_seconds": 0, "deadline": now().strftime(TIMESTAMP_FORMAT)}
 
@@ -165,10 +186,14 @@ def version_description(content: str, commit: str) -> str:
 def store_release(environment: Environment, commit: str, code: Artifact) -> ArtifactLocation:
     """Keep the exact code promoted to this environment, keyed by service, environment and commit,
     for audit and rollback."""
-    key = f"{environment.service}/{environment.name}/{commit.replace('/', '_')}.zip"
+    key = release_key(environment, commit)
     code.file.seek(0)
     response = aws.client("s3").put_object(Bucket=environment.release_bucket, Key=key, Body=code.file, ContentType="application/zip", Metadata={"commit-id": commit})
     return ArtifactLocation(bucket=environment.release_bucket, key=key, version_id=response.get("VersionId"))
+
+
+def release_key(environment: Environment, commit: str) -> str:
+    return f"{environment.service}/{environment.name}/{commit.replace('/', '_')}.zip"
 
 
 def publish(environment: Environment, release: ArtifactLocation, code_sha256: str, description: str) -> str:

@@ -67,6 +67,7 @@ SERVICE_FIELDS = (
     "poll_interval_seconds",
     "environments",
     "access_roles",
+    "approval",
 )
 ENVIRONMENT_FIELDS = ("function_name", "deployment_group", "deployment_config")
 # The handlers that act for a service, each through the access role the service registers for it.
@@ -90,7 +91,12 @@ ACCESS_RENEW_BEFORE = timedelta(minutes=10)
 # IAM makes a new role assumable within seconds of its creation: tries and the pause between them.
 ASSUME_TRIES, ASSUME_PAUSE_SECONDS = 3, 2.0
 # The least each time may be: a test case gets a second, a deployment a minute past its traffic shift.
-MINIMUM_SECONDS = {"test_timeout_seconds": 1, "deployment_timeout_seconds": 60, "poll_interval_seconds": 1}
+MINIMUM_SECONDS = {"test_timeout_seconds": 1, "deployment_timeout_seconds": 60, "poll_interval_seconds": 1, "approval.timeout_seconds": 60}
+APPROVAL_FIELDS = ("required", "timeout_seconds", "approvers")
+# Who may decide a service's approvals: IAM users and roles (a role's sessions decide as the role),
+# or one role session.
+APPROVER_ARN = re.compile(r"arn:aws[a-z-]*:(?:iam::\d{12}:(?:user|role)/[\w+=,.@/-]{1,512}|sts::\d{12}:assumed-role/[\w+=,.@-]{1,64}/[\w+=,.@-]{2,64})", re.ASCII)
+MAX_APPROVERS = 50
 REFUSAL = "the platform deploys, tests and rolls back only what its services register"
 _MISSING = object()
 
@@ -102,6 +108,15 @@ class Target:
     function_name: str
     deployment_group: str
     deployment_config: str
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Whether production waits for a person's decision, for how long, and whose."""
+
+    required: bool = False
+    timeout_seconds: int = 3600
+    approvers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,7 @@ class Service:
     staging: Target
     production: Target
     access_roles: Mapping[str, str]
+    approval: Approval
     # The document as registered, which the waiter passes on and service_of compares with.
     document: Mapping[str, Any] = dataclass_field(compare=False, hash=False, repr=False, default_factory=dict)
 
@@ -208,6 +224,7 @@ def parse_service(document: Any) -> Service:
         staging=_target(document, "staging"),
         production=_target(document, "production"),
         access_roles=_access_roles(document),
+        approval=_approval(document),
         document=document,
     )
 
@@ -215,6 +232,23 @@ def parse_service(document: Any) -> Service:
 def _access_roles(document: Mapping[str, Any]) -> dict[str, str]:
     _exact_fields(field(document, "access_roles", dict), "access_roles", ACCESS_HANDLERS)
     return {handler: _text(document, f"access_roles.{handler}", ROLE_ARN, "an IAM role ARN", max_length=2048) for handler in ACCESS_HANDLERS}
+
+
+def _approval(document: Mapping[str, Any]) -> Approval:
+    """The document's `approval`; a document registered before approvals existed has none: not required."""
+    if "approval" not in document:
+        return Approval()
+    _exact_fields(field(document, "approval", dict), "approval", APPROVAL_FIELDS)
+    approvers = field(document, "approval.approvers", list)
+    if len(approvers) > MAX_APPROVERS:
+        raise InvalidInput(f"'approval.approvers' names {len(approvers)} principals; at most {MAX_APPROVERS}")
+    for index, approver in enumerate(approvers):
+        if not isinstance(approver, str) or not APPROVER_ARN.fullmatch(approver):
+            raise InvalidInput(f"'approval.approvers[{index}]' {shown(approver)} is not the ARN of an IAM user, an IAM role or a role session")
+    required: bool = field(document, "approval.required", bool)
+    if required and not approvers:
+        raise InvalidInput("'approval.required' is true but 'approval.approvers' is empty: nobody could approve a deployment")
+    return Approval(required=required, timeout_seconds=_seconds(document, "approval.timeout_seconds"), approvers=tuple(approvers))
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -275,6 +309,13 @@ def service_of(event: Any) -> Service:
         if in_input is _MISSING or not same_json(in_input, in_registry):
             given_text = "missing from the execution input" if in_input is _MISSING else f"{shown(in_input)} in the execution input"
             raise TargetNotAllowed(f"service {name}: '{path}' is {given_text}, but {shown(in_registry)} is registered; {REFUSAL}")
+    # The state machine asks for an approval when the input's service says it is required: an input
+    # without it must not skip the approval the service registers.
+    required_in_input = at(given, "approval.required")
+    if not same_json(False if required_in_input is _MISSING else required_in_input, service.approval.required):
+        raise TargetNotAllowed(
+            f"service {name}: 'approval.required' is {shown(required_in_input) if required_in_input is not _MISSING else 'missing'} in the execution input, but {shown(service.approval.required)} is registered; {REFUSAL}"
+        )
     return service
 
 

@@ -366,6 +366,11 @@ locals {
     poll_interval_seconds      = var.deployment.poll_interval_seconds
     # The role each handler assumes to act for this service (iam.tf).
     access_roles = { for handler, role in aws_iam_role.access : handler => role.arn }
+    approval = {
+      required        = var.production_approval.required
+      timeout_seconds = var.production_approval.timeout_minutes * 60
+      approvers       = var.production_approval.approvers
+    }
     environments = {
       for environment in local.environments : environment => {
         function_name     = local.app[environment].function_name

@@ -51,3 +51,8 @@ output "registration_parameter_name" {
   description = "SSM parameter that registers the service with the platform (what its handlers may deploy, test and roll back)."
   value       = aws_ssm_parameter.registration.name
 }
+
+output "production_approval" {
+  description = "Whether production waits for a decision, whose (approvers) and for how long (timeout_minutes), as the service registers it."
+  value       = var.production_approval
+}

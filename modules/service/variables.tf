@@ -159,6 +159,33 @@ variable "deployment" {
   }
 }
 
+variable "production_approval" {
+  description = "Whether production waits for a person's decision once staging's tests pass: required, approvers (ARNs of IAM roles, whose sessions decide as the role, IAM users or role sessions, who may approve or reject through the platform's POST /approvals) and timeout_minutes (no decision by then: staging is rolled back and the deployment fails with ApprovalTimedOut)."
+  type = object({
+    required        = optional(bool, false)
+    approvers       = optional(list(string), [])
+    timeout_minutes = optional(number, 60)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !var.production_approval.required || length(var.production_approval.approvers) > 0
+    error_message = "production_approval.required is true but approvers is empty: nobody could approve a deployment. Name the IAM roles (or users) of the people who decide."
+  }
+
+  validation {
+    condition     = length(var.production_approval.approvers) <= 50 && alltrue([for arn in var.production_approval.approvers : can(regex("^arn:aws[a-z-]*:(iam::[0-9]{12}:(user|role)/[A-Za-z0-9+=,.@_/-]{1,512}|sts::[0-9]{12}:assumed-role/[A-Za-z0-9+=,.@_-]{1,64}/[A-Za-z0-9+=,.@_-]{2,64})$", arn))])
+    error_message = "production_approval.approvers must be at most 50 ARNs of IAM roles (arn:aws:iam::123456789012:role/release-managers), IAM users or role sessions (arn:aws:sts::123456789012:assumed-role/release-managers/ada)."
+  }
+
+  # The pipeline's Deploy action (the waiter) has 24 hours in all; the deployment needs the rest.
+  validation {
+    condition     = var.production_approval.timeout_minutes == floor(var.production_approval.timeout_minutes) && var.production_approval.timeout_minutes >= 1 && var.production_approval.timeout_minutes <= 720
+    error_message = "production_approval.timeout_minutes must be a whole number from 1 to 720 (12 hours): CodePipeline gives the Deploy action 24 hours in all, and production's deployment must fit in the rest."
+  }
+}
+
 variable "production_error_alarm" {
   description = "The alarm on the production alias's Errors that stops and rolls back a production deployment: it goes off when the errors of evaluation_periods consecutive periods of period_seconds each reach threshold."
   type = object({

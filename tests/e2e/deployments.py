@@ -24,7 +24,7 @@ class Outcome:
     live_before: dict[str, str]
     live_after: dict[str, str]
     record: dict[str, Any]
-    notifications: list[dict[str, str]]  # published during this push
+    notifications: list[dict[str, str]]  # published about the service during this push
 
     @property
     def job_message(self) -> str:
@@ -52,7 +52,7 @@ def push(stack: LocalStack, folder: Any, commit: str, edits: Edits | None = None
         live_before=before,
         live_after=stack.live_versions(service),
         record=stack.record(commit, execution["name"]),
-        notifications=stack.notifications()[published:],
+        notifications=[sent for sent in stack.notifications()[published:] if sent["notification"].get("service") == service],
     )
 
 

@@ -95,6 +95,14 @@ def test_apply_creates_every_handler_with_its_environment(stack: LocalStack, aws
             "CONSOLE_URL": console,
         },
         "release_steps": release_records | {"CONSOLE_URL": console},
+        "approval": registry
+        | {
+            "DEPLOYMENTS_TABLE": outputs["deployments_table_name"],
+            "STATE_MACHINE_ARN": outputs["state_machine_arn"],
+            "NOTIFICATION_TOPIC_ARN": outputs["notification_topic_arn"],
+            "APPROVAL_API_URL": outputs["approval_api_url"],
+            "CONSOLE_URL": console,
+        },
         "release_events": release_records | {"RELEASE_QUIET_SECONDS": "60"},
     }
 

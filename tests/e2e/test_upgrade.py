@@ -48,19 +48,19 @@ def test_the_upgrade_plan_moves_every_application_resource_into_the_default_serv
     assert {instance.match(source).group(1) for source in moves} == set(blocks)  # type: ignore[union-attr]
 
 
-def release_resources() -> list[str]:
-    """Every resource of releases.tf and releases-api.tf, and the release handlers' instances of
-    lambda.tf's resources of each handler."""
+def new_platform_resources() -> list[str]:
+    """Every resource of releases.tf, releases-api.tf and approvals.tf, and the release handlers' and
+    the approval handler's instances of lambda.tf's resources of each handler."""
     addresses = []
-    for name in ("releases.tf", "releases-api.tf"):
+    for name in ("releases.tf", "releases-api.tf", "approvals.tf"):
         with open(ROOT / name, encoding="utf-8") as file:
             document = hcl2.load(file, serialization_options=SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True))
         addresses += [f"{kind}.{label}" for block in document.get("resource", []) for kind, labelled in block.items() for label in labelled]
     per_handler = ("aws_cloudwatch_log_group", "aws_iam_role", "aws_iam_role_policy", "aws_lambda_function")
-    return addresses + [f'{kind}.handler["{handler}"]' for kind in per_handler for handler in HANDLERS if handler.startswith("release_")]
+    return addresses + [f'{kind}.handler["{handler}"]' for kind in per_handler for handler in HANDLERS if handler.startswith("release_") or handler == "approval"]
 
 
-def test_with_the_same_variables_the_upgrade_only_adds_the_registration_the_access_roles_and_releases(upgraded: tuple[LocalStack, Upgrade]) -> None:
+def test_with_the_same_variables_the_upgrade_only_adds_the_registration_the_access_roles_releases_and_approvals(upgraded: tuple[LocalStack, Upgrade]) -> None:
     _, upgrade = upgraded
     added = sorted(change["address"] for change in upgrade.unchanged_variables_plan if change["change"]["actions"] == ["create"])
     default = f'module.service["{DEFAULT_SERVICE}"]'
@@ -69,7 +69,7 @@ def test_with_the_same_variables_the_upgrade_only_adds_the_registration_the_acce
         [f"{default}.aws_ssm_parameter.registration"]
         + [f'{default}.aws_iam_role.access["{handler}"]' for handler in handlers]
         + [f'{default}.aws_iam_role_policy.access["{handler}"]' for handler in handlers]
-        + release_resources()
+        + new_platform_resources()
     )
 
 
