@@ -27,9 +27,8 @@ import json
 import os
 import re
 import sys
-import urllib.error
 
-from tools.release import UsageError, region_of, report, send, signed_request
+from tools.release import UsageError, post
 
 EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 EXECUTION_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:states:[a-z0-9-]+:[0-9]{12}:execution:[A-Za-z0-9_-]{1,80}:[A-Za-z0-9_-]{1,80}$")
@@ -68,18 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         body = approval(arguments.execution, arguments.decision, arguments.reason)
         if not arguments.url:
             raise UsageError(f"no approval API URL: {URL_HINT}")
-        request = signed_request(arguments.url, body, region_of(arguments.url, arguments.region))
     except UsageError as error:
         print(f"approve: {error}", file=sys.stderr)
         return 2
-    try:
-        status, answer = send(request)
-    except (urllib.error.URLError, OSError) as error:
-        print(f"approve: no answer from {arguments.url}: {getattr(error, 'reason', error)}", file=sys.stderr)
-        return 1
-    ok = 200 <= status < 300
-    print(report(status, answer), file=sys.stdout if ok else sys.stderr)
-    return 0 if ok else 1
+    return post("approve", arguments.url, body, arguments.region)
 
 
 if __name__ == "__main__":

@@ -118,14 +118,24 @@ def main(argv: list[str] | None = None) -> int:
         if not arguments.url:
             raise UsageError(f"no release API URL: {URL_HINT}")
         body = read_manifest(arguments.manifest)
-        request = signed_request(arguments.url, body, region_of(arguments.url, arguments.region))
     except UsageError as error:
         print(f"release: {error}", file=sys.stderr)
+        return 2
+    return post("release", arguments.url, body, arguments.region)
+
+
+def post(command: str, url: str, body: bytes, region: str | None) -> int:
+    """Sign `body` for `url` (in `region`, else the URL's), POST it and print the answer as
+    `command` does: the exit status, 0 on 2xx, 1 on an error answer or none, 2 on a usage error."""
+    try:
+        request = signed_request(url, body, region_of(url, region))
+    except UsageError as error:
+        print(f"{command}: {error}", file=sys.stderr)
         return 2
     try:
         status, answer = send(request)
     except (urllib.error.URLError, OSError) as error:
-        print(f"release: no answer from {arguments.url}: {getattr(error, 'reason', error)}", file=sys.stderr)
+        print(f"{command}: no answer from {url}: {getattr(error, 'reason', error)}", file=sys.stderr)
         return 1
     ok = 200 <= status < 300
     print(report(status, answer), file=sys.stdout if ok else sys.stderr)

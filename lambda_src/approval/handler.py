@@ -20,17 +20,16 @@ Invoked two ways:
   decision could not be sent (the record waits again).
 """
 
-import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared import aws, change_summary, notifications
+from shared import api, aws, change_summary, notifications
+from shared.api import Answer
 from shared.artifacts import content_sha256, read_artifact
 from shared.config import env, env_default
 from shared.errors import ArtifactUnavailable, InvalidArtifact, InvalidInput, TargetNotAllowed
@@ -48,17 +47,10 @@ ROLE = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-@dataclass(frozen=True)
-class Answer:
-    status_code: int
-    body: dict[str, Any]
-
-
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    if isinstance(event, Mapping) and "httpMethod" in event:
-        answer = api_decision(event)
-        return {"statusCode": answer.status_code, "headers": {"Content-Type": "application/json"}, "body": json.dumps(answer.body)}
+    if api.is_request(event):
+        return api_decision(event).response()
     ensure_object(event)
     action = field(event, "action", str)
     if action != "request":
@@ -210,10 +202,8 @@ def notify_waiting(service: Service, commit: str, run: Execution, summary: Mappi
 
 
 def api_decision(event: Mapping[str, Any]) -> Answer:
-    context = event.get("requestContext") or {}
-    identity = context.get("identity") or {}
-    caller = identity.get("userArn") or identity.get("caller")
-    if not isinstance(caller, str) or not caller:
+    caller = api.caller_arn(event)
+    if not caller:
         return Answer(403, {"message": "the request carries no caller identity: POST /approvals needs AWS_IAM authorization"})
     try:
         wanted = read_decision(event)
@@ -224,14 +214,8 @@ def api_decision(event: Mapping[str, Any]) -> Answer:
 
 def read_decision(event: Mapping[str, Any]) -> tuple[str, str, str | None]:
     """(execution ARN, decision, reason) of the request body."""
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            body = base64.b64decode(body).decode("utf-8")
-        except ValueError:
-            raise InvalidInput("the request body is not base64-encoded UTF-8 text") from None
     try:
-        document = json.loads(body)
+        document = json.loads(api.body_text(event))
     except (TypeError, ValueError):
         raise InvalidInput('the request body must be JSON: {"execution": "<execution ARN or name>", "decision": "approve" or "reject", "reason": "..."}') from None
     if not isinstance(document, Mapping):

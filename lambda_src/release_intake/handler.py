@@ -16,7 +16,6 @@ submission is recorded (shared/releases.py); a rejected upload is also told to t
 nobody waits for its answer.
 """
 
-import base64
 import json
 import re
 import uuid
@@ -26,7 +25,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared import aws, notifications, releases as records
+from shared import api, aws, notifications, releases as records
+from shared.api import Answer
 from shared.config import env
 from shared.errors import BadManifest, ConfigurationError, InvalidInput
 from shared.manifest import MAX_MANIFEST_BYTES, Allowed, Manifest, read_manifest, schema
@@ -44,36 +44,25 @@ class Submission:
     request_id: str
 
 
-@dataclass(frozen=True)
-class Answer:
-    status_code: int
-    body: dict[str, Any]
-
-
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    if isinstance(event, Mapping) and "httpMethod" in event:
-        answer = api_submission(event)
-        return {"statusCode": answer.status_code, "headers": {"Content-Type": "application/json"}, "body": json.dumps(answer.body)}
+    if api.is_request(event):
+        return api_submission(event).response()
     if isinstance(event, Mapping) and event.get("source") == "aws.s3":
         return upload_submission(event).body
     raise InvalidInput("the event is neither S3's Object Created event of a release manifest nor an API Gateway request of POST /releases")
 
 
 def api_submission(event: Mapping[str, Any]) -> Answer:
-    context = event.get("requestContext") or {}
-    identity = context.get("identity") or {}
-    caller = identity.get("userArn") or identity.get("caller")
-    request_id = str(context.get("requestId") or uuid.uuid4())
+    caller = api.caller_arn(event)
+    request_id = str((event.get("requestContext") or {}).get("requestId") or uuid.uuid4())
     if not caller:
         return Answer(403, {"message": "the request carries no caller identity: POST /releases needs AWS_IAM authorization"})
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            body = base64.b64decode(body).decode("utf-8")
-        except ValueError:
-            return Answer(400, {"message": "the request body is not base64-encoded UTF-8 text"})
-    return submit(body, Submission("api", str(caller), f"api request {request_id}", request_id))
+    try:
+        body = api.body_text(event)
+    except InvalidInput as error:
+        return Answer(400, {"message": str(error)})
+    return submit(body, Submission("api", caller, f"api request {request_id}", request_id))
 
 
 def upload_submission(event: Mapping[str, Any]) -> Answer:
