@@ -80,8 +80,8 @@ def signing_as(by: Approver) -> Iterator[None]:
 
 
 def waiting_record(stack: LocalStack, commit_id: str, timeout_seconds: float = 60.0) -> dict[str, Any]:
-    """The deployment record of the payments commit once it waits for a decision (its execution is
-    named <service>-<commit, 12 characters>-<job id>)."""
+    """The deployment record of the payments commit once it waits for a decision and the topic was
+    told (its execution is named <service>-<commit, 12 characters>-<job id>)."""
     prefix = f"{APPROVAL_SERVICE}-{commit_id[:12]}-"
     states = boto3.client("stepfunctions")
     deadline = time.monotonic() + timeout_seconds
@@ -89,7 +89,13 @@ def waiting_record(stack: LocalStack, commit_id: str, timeout_seconds: float = 6
         for execution in states.list_executions(stateMachineArn=stack.outputs["state_machine_arn"], statusFilter="RUNNING")["executions"]:
             if execution["name"].startswith(prefix):
                 record = stack.record(commit_id, execution["name"])
-                if (record.get("approval") or {}).get("status") == "waiting":
+                if (record.get("approval") or {}).get("status") == "waiting" and told(stack, execution["name"]):
                     return record
         time.sleep(0.2)
     raise TimeoutError(f"commit {commit_id} of {APPROVAL_SERVICE} did not wait for a decision within {timeout_seconds} s")
+
+
+def told(stack: LocalStack, execution_name: str) -> bool:
+    """Whether the topic was told that the execution waits (the handler records, then publishes)."""
+    notes = [sent["notification"] or {} for sent in stack.notifications()]
+    return any(note.get("status") == "waiting_for_approval" and note.get("execution_name") == execution_name for note in notes)

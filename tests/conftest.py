@@ -94,3 +94,15 @@ def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.Capture
     previous = handler.setStream(CurrentStdout())  # type: ignore[attr-defined]
     yield capsys
     handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def step_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The zips of the local platform's step handlers (local_aws/platform.py), as `make package` builds them."""
+    from local_aws.platform import STEPS
+    from tools import package
+
+    folder: Path = tmp_path_factory.mktemp("build")
+    for step in STEPS:
+        package.write_zip(folder / f"{step}.zip", package.handler_entries(step))
+    return {step: (folder / f"{step}.zip").read_bytes() for step in STEPS}

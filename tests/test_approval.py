@@ -7,7 +7,6 @@ staging is rolled back and the execution fails with ProductionRejected."""
 import json
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,8 +14,7 @@ import pytest
 
 from aws_fixtures import app_zip
 from local_aws.compat import LocalAws
-from local_aws.platform import FUNCTIONS, RELEASE_BUCKET, SERVICES_PREFIX, STATE_MACHINE_ARN, STEPS, LocalPlatform, register_service
-from tools import package
+from local_aws.platform import FUNCTIONS, RELEASE_BUCKET, SERVICES_PREFIX, STATE_MACHINE_ARN, LocalPlatform, register_service
 
 ACCOUNT = "123456789012"
 APPROVER = f"arn:aws:iam::{ACCOUNT}:role/release-managers"
@@ -25,14 +23,6 @@ APPROVAL = {"required": True, "timeout_seconds": 3600, "approvers": [APPROVER]}
 NOT_REQUIRED = {"required": False, "timeout_seconds": 3600, "approvers": [APPROVER]}
 APPROVAL_FUNCTION = "step-approval"
 WAITING_SECONDS = 30
-
-
-@pytest.fixture(scope="module")
-def step_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    folder: Path = tmp_path_factory.mktemp("build")
-    for step in STEPS:
-        package.write_zip(folder / f"{step}.zip", package.handler_entries(step))
-    return {step: (folder / f"{step}.zip").read_bytes() for step in STEPS}
 
 
 @pytest.fixture
@@ -200,6 +190,8 @@ def test_a_waiting_deployment_says_what_it_waits_for(local: LocalPlatform) -> No
     assert "Tests: package 1/1 passed; staging 1/1 passed" in summary and "Validation: no findings" in summary
     assert "Package: not compared: production runs version 1 of app-production, which the platform did not deploy" in summary
 
+    # The handler records the request, then publishes it.
+    wait_until(lambda: any(note["status"] == "waiting_for_approval" for note in notifications()))
     (waiting,) = [note for note in notifications() if note["status"] == "waiting_for_approval"]
     assert waiting["title"] == "app: waiting for approval to deploy production"
     assert waiting["execution_arn"] == arn and waiting["execution_name"] == "c2-run" and waiting["commit_id"] == "c2" and waiting["service"] == "app"

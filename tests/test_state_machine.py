@@ -4,7 +4,6 @@ stopped, or rolled back, and the aliases, the record and the execution's error s
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,16 +11,7 @@ import pytest
 
 from aws_fixtures import app_zip
 from local_aws.compat import LocalAws
-from local_aws.platform import ALIAS, ARTIFACT_BUCKET, ROLE, STEPS, LocalPlatform
-from tools import package
-
-
-@pytest.fixture(scope="module")
-def step_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    folder: Path = tmp_path_factory.mktemp("build")
-    for step in STEPS:
-        package.write_zip(folder / f"{step}.zip", package.handler_entries(step))
-    return {step: (folder / f"{step}.zip").read_bytes() for step in STEPS}
+from local_aws.platform import ALIAS, ARTIFACT_BUCKET, ROLE, LocalPlatform
 
 
 @pytest.fixture

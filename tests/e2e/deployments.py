@@ -52,7 +52,7 @@ def push(stack: LocalStack, folder: Any, commit: str, edits: Edits | None = None
         live_before=before,
         live_after=stack.live_versions(service),
         record=stack.record(commit, execution["name"]),
-        notifications=[sent for sent in stack.notifications()[published:] if sent["notification"].get("service") == service],
+        notifications=[sent for sent in stack.notifications()[published:] if (sent["notification"] or {}).get("service") == service],
     )
 
 
