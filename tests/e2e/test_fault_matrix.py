@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 
 from e2e.deployments import Outcome, failing_case, new_version, push
-from local_aws.stack import LocalStack
+from local_aws.stack import DEFAULT_SERVICE, LocalStack
 
 
 def assert_succeeded(outcome: Outcome, alone: bool = True) -> None:
@@ -101,10 +101,11 @@ def test_a_second_commit_waits_for_the_first_and_is_never_interleaved(stack: Loc
     assert stack.live_versions() == outcomes["second"].live_after
 
 
-def running_executions(stack: LocalStack) -> list[str]:
+def running_executions(stack: LocalStack, service: str = DEFAULT_SERVICE) -> list[str]:
+    """The service's running executions (another service's deployment may be waiting meanwhile)."""
     states = boto3.client("stepfunctions")
     listed = states.list_executions(stateMachineArn=stack.outputs["state_machine_arn"], statusFilter="RUNNING")["executions"]
-    return [execution["executionArn"] for execution in listed]
+    return [execution["executionArn"] for execution in listed if execution["name"].startswith(f"{service}-")]
 
 
 def test_a_function_still_being_updated_is_waited_for_then_deployed(stack: LocalStack, tmp_path: Path) -> None:
