@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared import api, aws, change_summary, notifications
+from shared import api, aws, change_summary, notifications, records
 from shared.api import Answer
 from shared.artifacts import content_sha256, read_artifact
 from shared.config import env, env_default
@@ -144,31 +144,8 @@ def record_request(run: Execution, commit: str, token: str, service: Service, re
         "approvers": list(service.approval.approvers),
         "summary": text,
     }
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=env("DEPLOYMENTS_TABLE"),
-            Key={"commit_id": {"S": commit}, "execution_name": {"S": run.name}},
-            UpdateExpression="SET approval = :approval, approval_token = :token, updated_at = :now",
-            ConditionExpression="#status = :in_progress",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":approval": {"M": dynamodb_map(approval)},
-                ":token": {"S": token},
-                ":now": {"S": stamp(requested)},
-                ":in_progress": {"S": "IN_PROGRESS"},
-            },
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise InvalidInput(f"deployment {run.name} is not in progress (stopped or ended): no approval is requested") from None
-        raise
-
-
-def dynamodb_map(values: Mapping[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    return {key: serializer.serialize(value) for key, value in values.items() if value is not None}
+    if not records.record_approval_request(env("DEPLOYMENTS_TABLE"), commit, run, approval, token):
+        raise InvalidInput(f"deployment {run.name} is not in progress (stopped or ended): no approval is requested")
 
 
 def decide_command(run: Execution) -> str:
@@ -252,17 +229,6 @@ def is_approver(caller: str, approvers: tuple[str, ...]) -> bool:
     return any(role is not None and role.groups() == session.groups() for role in (ROLE.fullmatch(approver) for approver in approvers))
 
 
-def restore_waiting(table: str, key: dict[str, Any], token: str) -> None:
-    """Undo a decision written but not sent: the record waits again, with its token."""
-    aws.client("dynamodb").update_item(
-        TableName=table,
-        Key=key,
-        UpdateExpression="SET approval.#status = :waiting, approval_token = :token REMOVE approval.decided_by, approval.decided_at, approval.reason",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":waiting": {"S": "waiting"}, ":token": {"S": token}},
-    )
-
-
 def decide(caller: str, arn: str, decision: str, reason: str | None) -> Answer:
     name = arn.rsplit(":", 1)[1]
     try:
@@ -283,41 +249,19 @@ def decide(caller: str, arn: str, decision: str, reason: str | None) -> Answer:
     if not is_approver(caller, service.approval.approvers):
         logger.warning("a decision by someone who is not an approver was refused", extra={"caller": caller, "execution": name, "service": service_name})
         return Answer(403, {"message": f"{caller} is not an approver of service {service_name}: its approvers are {', '.join(service.approval.approvers) or 'nobody'}"})
-    key = {"commit_id": {"S": commit}, "execution_name": {"S": name}}
     table = env("DEPLOYMENTS_TABLE")
-    item = aws.client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True).get("Item") or {}
-    approval = item.get("approval", {}).get("M", {})
-    status = approval.get("status", {}).get("S")
-    token = item.get("approval_token", {}).get("S")
-    if item.get("status", {}).get("S") != "IN_PROGRESS":
-        return Answer(409, {"message": f"deployment {name} is {str(item.get('status', {}).get('S', 'not recorded')).lower()}: only a deployment in progress waits for a decision"})
+    record = records.read_record(table, commit, name) or {}
+    approval = record.get("approval") or {}
+    status, token = approval.get("status"), record.get("approval_token")
+    if record.get("status") != "IN_PROGRESS":
+        return Answer(409, {"message": f"deployment {name} is {str(record.get('status', 'not recorded')).lower()}: only a deployment in progress waits for a decision"})
     if status != "waiting" or not token:
         if status in DECISIONS.values():
-            by, at = approval.get("decided_by", {}).get("S"), approval.get("decided_at", {}).get("S")
-            return Answer(409, {"message": f"deployment {name} was {status} by {by} at {at} already"})
+            return Answer(409, {"message": f"deployment {name} was {status} by {approval.get('decided_by')} at {approval.get('decided_at')} already"})
         return Answer(409, {"message": f"deployment {name} does not wait for a decision (yet): it asks for one once staging's tests pass"})
     outcome, decided_at = DECISIONS[decision], stamp(now())
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=table,
-            Key=key,
-            UpdateExpression="SET approval.#status = :outcome, approval.decided_by = :by, approval.decided_at = :at, approval.reason = :reason, updated_at = :at REMOVE approval_token",
-            ConditionExpression="approval_token = :token AND approval.#status = :waiting AND #status = :in_progress",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":outcome": {"S": outcome},
-                ":by": {"S": caller},
-                ":at": {"S": decided_at},
-                ":reason": {"S": reason} if reason is not None else {"NULL": True},
-                ":token": {"S": token},
-                ":waiting": {"S": "waiting"},
-                ":in_progress": {"S": "IN_PROGRESS"},
-            },
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return Answer(409, {"message": f"deployment {name} was decided by someone else, or stopped, a moment ago: the decision changes nothing"})
-        raise
+    if not records.record_decision(table, commit, name, token, outcome, caller, decided_at, reason):
+        return Answer(409, {"message": f"deployment {name} was decided by someone else, or stopped, a moment ago: the decision changes nothing"})
     said = f"{outcome} by {caller} at {decided_at}" + (f": {reason}" if reason else "")
     output = {"decision": decision, "approved": decision == "approve", "decided_by": caller, "decided_at": decided_at, "reason": reason, "summary": said}
     try:
@@ -327,7 +271,7 @@ def decide(caller: str, arn: str, decision: str, reason: str | None) -> Answer:
         if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
             return Answer(409, {"message": f"deployment {name} stopped waiting for a decision (it timed out or was stopped): the decision changes nothing"})
         # Not sent (throttled, KMS, an outage): the deployment still waits, so the record must too.
-        restore_waiting(table, key, token)
+        records.restore_approval_request(table, commit, name, token)
         logger.warning("the decision could not be sent; the deployment still waits", extra={"execution": name, "error": code})
         return Answer(503, {"message": f"the decision on deployment {name} could not be sent to Step Functions ({code}); it still waits: decide again"})
     logger.info("production approval decided", extra={"execution": name, "decision": outcome, "caller": caller, "reason": reason})

@@ -97,6 +97,55 @@ def conditionally_updated(**request: Any) -> bool:
     return True
 
 
+# A production approval's part of the record: `approval` (its status, the request, the decision) and,
+# while the deployment waits, `approval_token`, the task token a decision answers.
+
+
+def record_approval_request(table: str, commit_id: str, execution: Execution, approval: dict[str, Any], token: str) -> bool:
+    """Set the record's `approval` and `approval_token`; False when the deployment is no longer in
+    progress (it was stopped or has ended)."""
+    return conditionally_updated(
+        TableName=table,
+        Key=_key(commit_id, execution.name),
+        UpdateExpression="SET approval = :approval, approval_token = :token, updated_at = :now",
+        ConditionExpression="#status = :in_progress",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":approval": _value(approval), ":token": {"S": token}, ":now": {"S": now_iso()}, ":in_progress": {"S": "IN_PROGRESS"}},
+    )
+
+
+def record_decision(table: str, commit_id: str, execution_name: str, token: str, outcome: str, by: str, at: str, reason: str | None) -> bool:
+    """Write the decision and take the token away, once: False unless the record still waits with
+    `token` and the deployment is in progress."""
+    return conditionally_updated(
+        TableName=table,
+        Key=_key(commit_id, execution_name),
+        UpdateExpression="SET approval.#status = :outcome, approval.decided_by = :by, approval.decided_at = :at, approval.reason = :reason, updated_at = :at REMOVE approval_token",
+        ConditionExpression="approval_token = :token AND approval.#status = :waiting AND #status = :in_progress",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":outcome": {"S": outcome},
+            ":by": {"S": by},
+            ":at": {"S": at},
+            ":reason": _value(reason),
+            ":token": {"S": token},
+            ":waiting": {"S": "waiting"},
+            ":in_progress": {"S": "IN_PROGRESS"},
+        },
+    )
+
+
+def restore_approval_request(table: str, commit_id: str, execution_name: str, token: str) -> None:
+    """Undo a decision written but not sent: the record waits again, with its token."""
+    aws.client("dynamodb").update_item(
+        TableName=table,
+        Key=_key(commit_id, execution_name),
+        UpdateExpression="SET approval.#status = :waiting, approval_token = :token REMOVE approval.decided_by, approval.decided_at, approval.reason",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":waiting": {"S": "waiting"}, ":token": {"S": token}},
+    )
+
+
 def record_rollback(table: str, commit_id: str, execution_name: str, environment: str, version: str, service: str) -> None:
     now = now_iso()
     aws.client("dynamodb").update_item(
